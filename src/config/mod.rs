@@ -1,0 +1,315 @@
+//! Settings: layered loading, then one validation step that reports every
+//! problem at once.
+//!
+//! Layers, later ones win: each `--config` file in order, then environment
+//! variables `ACP_BRIDGE__SECTION__KEY` (for shops:
+//! `ACP_BRIDGE__SHOPS__{shop id or index}__SHOPIFY__API_VERSION`). The result
+//! is a fully typed [`Settings`]: durations, URLs, parsed schedules and
+//! secrets resolved from env vars or files (systemd credentials).
+
+mod crontab;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+pub use crontab::CronSchedule;
+pub use raw::RawSettings;
+
+use crate::domain::{ShopId, ShopPolicies};
+
+/// The embedded configuration `acp-bridge demo` runs with.
+pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
+/// The fully commented example, printed by `acp-bridge print-config`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../config/example.toml");
+
+/// Everything that can go wrong loading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("environment override {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config does not match the expected shape: {0}")]
+    Shape(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub admin: AdminSettings,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// The whole graceful stop must finish inside this; keep it below
+    /// systemd's `TimeoutStopSec`.
+    pub shutdown_deadline: Duration,
+    pub shops: Vec<ShopSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub public_url: Option<Url>,
+    pub request_timeout: Duration,
+}
+
+/// The localhost-only listener for `/metrics` and the admin API the CLI uses.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone)]
+pub enum ShopifyAuthSettings {
+    AccessToken(SecretString),
+    ClientCredentials {
+        client_id: String,
+        client_secret: SecretString,
+    },
+}
+
+impl fmt::Debug for ShopifyAuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShopifyAuthSettings::AccessToken(_) => f.write_str("AccessToken([redacted])"),
+            ShopifyAuthSettings::ClientCredentials { client_id, .. } => f
+                .debug_struct("ClientCredentials")
+                .field("client_id", client_id)
+                .field("client_secret", &"[redacted]")
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ShopifySettings {
+    pub shop_domain: String,
+    /// Base URL override (the emulator); `https://{shop_domain}` otherwise.
+    pub api_base_url: Option<Url>,
+    pub api_version: String,
+    pub auth: ShopifyAuthSettings,
+    /// The sales channel whose published products make up the feed.
+    pub publication: String,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_retries: u32,
+    pub query_cost_target: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    pub full_sync: CronSchedule,
+    pub incremental_every: Option<Duration>,
+    pub max_backoff: Duration,
+}
+
+#[derive(Clone)]
+pub struct FeedSettings {
+    pub target_countries: Vec<String>,
+    pub store_country: Option<String>,
+    pub seller_name: Option<String>,
+    pub seller_url: Option<Url>,
+    pub checkout_eligible: bool,
+    pub max_drop_percent: u32,
+    pub exclude_tags: Vec<String>,
+    pub exclude_product_types: Vec<String>,
+    pub exclude_vendors: Vec<String>,
+    pub url_params: BTreeMap<String, String>,
+    pub accepts_returns: Option<bool>,
+    pub return_deadline_in_days: Option<u32>,
+    /// When set, feed downloads need `Authorization: Bearer <token>`.
+    pub bearer_token: Option<SecretString>,
+}
+
+impl fmt::Debug for FeedSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeedSettings")
+            .field("target_countries", &self.target_countries)
+            .field("store_country", &self.store_country)
+            .field("checkout_eligible", &self.checkout_eligible)
+            .field("max_drop_percent", &self.max_drop_percent)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ShopSettings {
+    pub id: ShopId,
+    pub enabled: bool,
+    pub shopify: ShopifySettings,
+    pub schedule: ScheduleSettings,
+    pub feed: FeedSettings,
+    /// Policy links that override what Shopify reports.
+    pub policy_overrides: ShopPolicies,
+}
+
+impl Settings {
+    /// Loads and validates settings from `files` (in order) plus environment
+    /// overrides from `env`.
+    ///
+    /// # Errors
+    /// Unreadable files, bad TOML, or every validation problem found.
+    pub fn load(
+        files: &[PathBuf],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut merged = toml::Table::new();
+        for path in files {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let table = parse_table(&text, &path.display().to_string())?;
+            merge(&mut merged, table);
+        }
+        apply_env(&mut merged, env)?;
+        Self::from_table(merged, files.first().map(PathBuf::as_path))
+    }
+
+    /// Validates settings from TOML text (the embedded demo config).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        Self::from_table(parse_table(text, "<embedded>")?, None)
+    }
+
+    fn from_table(table: toml::Table, base: Option<&Path>) -> Result<Settings, ConfigError> {
+        let raw: RawSettings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Shape(e.to_string()))?;
+        let base_dir = base.and_then(Path::parent).map(Path::to_path_buf);
+        validate::validate(raw, base_dir.as_deref(), &|name| std::env::var(name).ok())
+            .map_err(ConfigError::Invalid)
+    }
+
+    pub fn shop(&self, id: &str) -> Option<&ShopSettings> {
+        self.shops.iter().find(|s| s.id.as_str() == id)
+    }
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, arrays of shop
+/// tables merge by `id`, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Array(b)), toml::Value::Array(o)) if key == "shops" => {
+                for item in o {
+                    let id = item.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+                    let existing = id.as_ref().and_then(|id| {
+                        b.iter_mut()
+                            .find(|x| x.get("id").and_then(|v| v.as_str()) == Some(id.as_str()))
+                    });
+                    match (existing, item) {
+                        (Some(toml::Value::Table(e)), toml::Value::Table(i)) => merge(e, i),
+                        (_, item) => b.push(item),
+                    }
+                }
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "ACP_BRIDGE__";
+
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, raw_value) in env {
+        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let segments: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        let value = parse_env_value(&raw_value);
+        set_path(table, &segments, value).map_err(|message| ConfigError::Env {
+            var: var.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// Environment values are read as TOML scalars or arrays when they parse as
+/// such (`300`, `true`, `["US","CA"]`), otherwise as plain strings.
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((head, rest)) = path.split_first() else {
+        return Err("empty key".to_owned());
+    };
+    if rest.is_empty() {
+        table.insert(head.clone(), value);
+        return Ok(());
+    }
+    let entry = table
+        .entry(head.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => set_path(t, rest, value),
+        toml::Value::Array(items) => {
+            let (selector, rest) = rest
+                .split_first()
+                .ok_or_else(|| format!("`{head}` needs an index or an id"))?;
+            let item = match selector.parse::<usize>() {
+                Ok(i) => items.get_mut(i),
+                Err(_) => items
+                    .iter_mut()
+                    .find(|x| x.get("id").and_then(|v| v.as_str()) == Some(selector.as_str())),
+            }
+            .ok_or_else(|| format!("no `{head}` entry `{selector}`"))?;
+            match item {
+                toml::Value::Table(t) if !rest.is_empty() => set_path(t, rest, value),
+                _ => Err(format!("cannot set `{selector}` of `{head}`")),
+            }
+        }
+        _ => Err(format!("`{head}` is not a table")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

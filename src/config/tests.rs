@@ -1,0 +1,167 @@
+use super::*;
+
+fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let mut table = parse_table(text, "test")?;
+    apply_env(
+        &mut table,
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )?;
+    Settings::from_table(table, None)
+}
+
+const MINIMAL: &str = r#"
+[[shops]]
+id = "acme"
+[shops.shopify]
+shop_domain = "acme.myshopify.com"
+access_token = "shpat_x"
+"#;
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let s = load_str(MINIMAL, &[]).unwrap();
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.admin.listen.to_string(), "127.0.0.1:9464");
+    let shop = s.shop("acme").unwrap();
+    assert_eq!(shop.shopify.api_version, "2026-10");
+    assert_eq!(shop.shopify.publication, "Online Store");
+    assert_eq!(shop.schedule.full_sync.as_str(), "0 3 * * *");
+    assert_eq!(shop.schedule.incremental_every, Some(Duration::from_secs(300)));
+    assert_eq!(shop.feed.max_drop_percent, 20);
+    assert_eq!(shop.feed.target_countries, vec!["US".to_string()]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+[admin]
+listen = "0.0.0.0:9464"
+[[shops]]
+id = "Bad Id"
+[shops.shopify]
+shop_domain = "https://acme.myshopify.com/"
+api_version = "2026-05"
+[shops.schedule]
+full_sync_cron = "0 9 * *"
+[shops.feed]
+target_countries = ["usa"]
+max_drop_percent = 150
+"#;
+    let Err(ConfigError::Invalid(problems)) = load_str(text, &[]) else {
+        panic!("expected validation problems");
+    };
+    let all = problems.join("\n");
+    for needle in [
+        "admin.listen",
+        "Bad Id",
+        "shop_domain",
+        "api_version",
+        "access_token",
+        "full_sync_cron",
+        "target_countries",
+        "max_drop_percent",
+    ] {
+        assert!(all.contains(needle), "missing {needle} in:\n{all}");
+    }
+    assert!(problems.len() >= 8, "{problems:#?}");
+}
+
+#[test]
+fn environment_overrides_sections_and_shops_by_id() {
+    let s = load_str(
+        MINIMAL,
+        &[
+            ("ACP_BRIDGE__SERVER__LISTEN", "0.0.0.0:9000"),
+            ("ACP_BRIDGE__SHOPS__ACME__SCHEDULE__INCREMENTAL_INTERVAL_SECS", "0"),
+            ("ACP_BRIDGE__SHOPS__0__FEED__TARGET_COUNTRIES", r#"["CA","US"]"#),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
+    let shop = s.shop("acme").unwrap();
+    assert_eq!(shop.schedule.incremental_every, None);
+    assert_eq!(shop.feed.target_countries, vec!["CA", "US"]);
+    let err = load_str(MINIMAL, &[("ACP_BRIDGE__SHOPS__NOPE__ENABLED", "false")]).unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn secrets_come_from_env_or_files_and_never_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "shpat_from_file\n").unwrap();
+    let text = format!(
+        r#"
+[[shops]]
+id = "a"
+[shops.shopify]
+shop_domain = "a.myshopify.com"
+access_token = {{ file = "{}" }}
+[[shops]]
+id = "b"
+[shops.shopify]
+shop_domain = "b.myshopify.com"
+client_id = "cid"
+client_secret = {{ env = "ACP_TEST_SECRET_THAT_IS_NOT_SET" }}
+"#,
+        path.display()
+    );
+    let err = load_str(&text, &[]).unwrap_err().to_string();
+    assert!(err.contains("ACP_TEST_SECRET_THAT_IS_NOT_SET"), "{err}");
+
+    let ok = text.replace("client_id = \"cid\"\nclient_secret = { env = \"ACP_TEST_SECRET_THAT_IS_NOT_SET\" }", "access_token = \"literal\"");
+    let s = load_str(&ok, &[]).unwrap();
+    let a = s.shop("a").unwrap();
+    let ShopifyAuthSettings::AccessToken(token) = &a.shopify.auth else {
+        panic!("expected a token");
+    };
+    use secrecy::ExposeSecret;
+    assert_eq!(token.expose_secret(), "shpat_from_file");
+    let printed = format!("{s:?}");
+    assert!(!printed.contains("shpat_from_file"), "secret leaked: {printed}");
+    assert!(!printed.contains("literal"), "secret leaked");
+}
+
+#[test]
+fn later_files_override_earlier_ones_and_shops_merge_by_id() {
+    let mut base = parse_table(MINIMAL, "a").unwrap();
+    let over = parse_table(
+        r#"
+[[shops]]
+id = "acme"
+[shops.schedule]
+full_sync_cron = "15 1 * * 0"
+[[shops]]
+id = "second"
+[shops.shopify]
+shop_domain = "second.myshopify.com"
+access_token = "t"
+"#,
+        "b",
+    )
+    .unwrap();
+    merge(&mut base, over);
+    let s = Settings::from_table(base, None).unwrap();
+    assert_eq!(s.shops.len(), 2);
+    let acme = s.shop("acme").unwrap();
+    assert_eq!(acme.schedule.full_sync.as_str(), "15 1 * * 0");
+    assert_eq!(acme.shopify.shop_domain, "acme.myshopify.com");
+}
+
+#[test]
+fn shipped_example_and_demo_configs_are_valid() {
+    let demo = Settings::from_toml(DEMO_CONFIG).unwrap();
+    assert_eq!(demo.shops[0].id.as_str(), "demo");
+    // The example reads secrets from files/env; supply them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("acme-shopify-token"), "t").unwrap();
+    std::fs::write(dir.path().join("globex-shopify-secret"), "s").unwrap();
+    let mut table = parse_table(EXAMPLE_CONFIG, "example").unwrap();
+    apply_env(&mut table, std::iter::empty()).unwrap();
+    let raw: RawSettings = toml::Value::Table(table).try_into().unwrap();
+    let dir_path = dir.path().display().to_string();
+    let lookup = move |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| dir_path.clone());
+    let s = validate::validate(raw, None, &lookup).unwrap();
+    assert_eq!(s.shops.len(), 2);
+}

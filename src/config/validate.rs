@@ -1,0 +1,390 @@
+//! Turns [`RawSettings`] into [`Settings`], collecting every problem.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::raw::{RawFeed, RawPolicies, RawSchedule, RawSecret, RawShop, RawShopify};
+use super::{
+    AdminSettings, CronSchedule, FeedSettings, LogFormat, RawSettings, ScheduleSettings,
+    ServerSettings, Settings, ShopSettings, ShopifyAuthSettings, ShopifySettings,
+};
+use crate::domain::{ShopId, ShopPolicies};
+
+/// Collects problems with their key path.
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, key: &str, message: impl std::fmt::Display) {
+        self.0.push(format!("{key}: {message}"));
+    }
+}
+
+type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(super) fn validate(
+    raw: RawSettings,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Result<Settings, Vec<String>> {
+    let mut p = Problems(Vec::new());
+
+    let listen = addr(&mut p, "server.listen", raw.server.listen.as_deref(), "127.0.0.1:8080");
+    let public_url = raw
+        .server
+        .public_url
+        .as_deref()
+        .and_then(|u| url(&mut p, "server.public_url", u));
+    let admin_listen = addr(&mut p, "admin.listen", raw.admin.listen.as_deref(), "127.0.0.1:9464");
+    if let Some(a) = admin_listen
+        && !a.ip().is_loopback()
+    {
+        p.add(
+            "admin.listen",
+            "must be a loopback address: it serves /metrics and the admin API without auth",
+        );
+    }
+    let log_format = match raw.log.format.as_deref().unwrap_or("json") {
+        "json" => LogFormat::Json,
+        "pretty" => LogFormat::Pretty,
+        other => {
+            p.add("log.format", format!("`{other}` is not `json` or `pretty`"));
+            LogFormat::Json
+        }
+    };
+    let data_dir = PathBuf::from(raw.store.data_dir.as_deref().unwrap_or("./data"));
+
+    let mut seen = HashSet::new();
+    let mut shops = Vec::new();
+    for (i, shop) in raw.shops.into_iter().enumerate() {
+        let label = shop
+            .id
+            .clone()
+            .map_or_else(|| format!("shops[{i}]"), |id| format!("shops.{id}"));
+        if let Some(id) = &shop.id
+            && !seen.insert(id.clone())
+        {
+            p.add(&label, "duplicate shop id");
+        }
+        if let Some(s) = validate_shop(&mut p, &label, shop, base_dir, env) {
+            shops.push(s);
+        }
+    }
+
+    let settings = Settings {
+        server: ServerSettings {
+            listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url,
+            request_timeout: Duration::from_millis(raw.server.request_timeout_ms.unwrap_or(30_000)),
+        },
+        admin: AdminSettings {
+            listen: admin_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
+        },
+        data_dir,
+        log_format,
+        log_filter: raw.log.filter.unwrap_or_else(|| "info".to_owned()),
+        shutdown_deadline: Duration::from_secs(raw.shutdown.deadline_secs.unwrap_or(20)),
+        shops,
+    };
+    if p.0.is_empty() { Ok(settings) } else { Err(p.0) }
+}
+
+fn addr(p: &mut Problems, key: &str, value: Option<&str>, default: &str) -> Option<SocketAddr> {
+    let text = value.unwrap_or(default);
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.add(key, format!("`{text}` is not an ip:port address"));
+            None
+        }
+    }
+}
+
+fn url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
+    match Url::parse(value) {
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Some(u),
+        Ok(_) => {
+            p.add(key, format!("`{value}` must be an http(s) URL"));
+            None
+        }
+        Err(e) => {
+            p.add(key, format!("`{value}` is not a URL ({e})"));
+            None
+        }
+    }
+}
+
+fn country(p: &mut Problems, key: &str, value: &str) -> Option<String> {
+    if value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Some(value.to_owned())
+    } else {
+        p.add(key, format!("`{value}` is not an ISO 3166-1 alpha-2 code like `US`"));
+        None
+    }
+}
+
+/// Resolves a secret from a literal, an environment variable or a file.
+fn secret(
+    p: &mut Problems,
+    key: &str,
+    raw: &RawSecret,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<SecretString> {
+    let (env_name, file, value) = match raw {
+        RawSecret::Literal(v) => (None, None, Some(v.clone())),
+        RawSecret::Source(s) => (s.env.clone(), s.file.clone(), s.value.clone()),
+    };
+    let given = [env_name.is_some(), file.is_some(), value.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if given != 1 {
+        p.add(key, "give exactly one of `env`, `file` or `value`");
+        return None;
+    }
+    let resolved = if let Some(name) = env_name {
+        match env(&name) {
+            Some(v) => v,
+            None => {
+                p.add(key, format!("environment variable `{name}` is not set"));
+                return None;
+            }
+        }
+    } else if let Some(path) = file {
+        // Relative paths are relative to the config file; systemd
+        // credentials are usually given via $CREDENTIALS_DIRECTORY.
+        let expanded = path.replace(
+            "${CREDENTIALS_DIRECTORY}",
+            &env("CREDENTIALS_DIRECTORY").unwrap_or_default(),
+        );
+        let mut full = PathBuf::from(&expanded);
+        if full.is_relative()
+            && let Some(dir) = base_dir
+        {
+            full = dir.join(full);
+        }
+        match std::fs::read_to_string(&full) {
+            Ok(v) => v.trim_end_matches(['\n', '\r']).to_owned(),
+            Err(e) => {
+                p.add(key, format!("cannot read secret file {}: {e}", full.display()));
+                return None;
+            }
+        }
+    } else {
+        value.unwrap_or_default()
+    };
+    if resolved.trim().is_empty() {
+        p.add(key, "secret is empty");
+        return None;
+    }
+    Some(SecretString::from(resolved))
+}
+
+fn validate_shop(
+    p: &mut Problems,
+    label: &str,
+    raw: RawShop,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<ShopSettings> {
+    let before = p.0.len();
+    let id = match raw.id.as_deref() {
+        None => {
+            p.add(label, "missing `id`");
+            None
+        }
+        Some(id) => ShopId::parse(id).map_err(|e| p.add(label, e)).ok(),
+    };
+    match raw.platform.as_deref().unwrap_or("shopify") {
+        "shopify" => {}
+        other => p.add(
+            &format!("{label}.platform"),
+            format!("`{other}` is not supported by this build (supported: shopify)"),
+        ),
+    }
+    let shopify = validate_shopify(p, &format!("{label}.shopify"), raw.shopify, base_dir, env);
+    let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);
+    let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
+    let policy_overrides = validate_policies(p, &format!("{label}.policies"), raw.policies);
+    if p.0.len() != before {
+        return None;
+    }
+    Some(ShopSettings {
+        id: id?,
+        enabled: raw.enabled.unwrap_or(true),
+        shopify: shopify?,
+        schedule: schedule?,
+        feed: feed?,
+        policy_overrides,
+    })
+}
+
+fn validate_shopify(
+    p: &mut Problems,
+    key: &str,
+    raw: RawShopify,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<ShopifySettings> {
+    let shop_domain = match raw.shop_domain {
+        Some(d) if !d.is_empty() && !d.contains('/') && !d.contains(':') => Some(d),
+        Some(d) => {
+            p.add(
+                &format!("{key}.shop_domain"),
+                format!("`{d}` should be a bare host such as `acme.myshopify.com`"),
+            );
+            None
+        }
+        None => {
+            p.add(&format!("{key}.shop_domain"), "missing");
+            None
+        }
+    };
+    let api_base_url = raw
+        .api_base_url
+        .as_deref()
+        .and_then(|u| url(p, &format!("{key}.api_base_url"), u));
+    let api_version = raw.api_version.unwrap_or_else(|| "2026-10".to_owned());
+    let version_ok = api_version == "unstable"
+        || (api_version.len() == 7
+            && api_version.as_bytes()[4] == b'-'
+            && api_version[..4].bytes().all(|b| b.is_ascii_digit())
+            && matches!(&api_version[5..], "01" | "04" | "07" | "10"));
+    if !version_ok {
+        p.add(
+            &format!("{key}.api_version"),
+            format!("`{api_version}` is not a Shopify API version (YYYY-01/04/07/10 or unstable)"),
+        );
+    }
+    let auth = match (&raw.access_token, &raw.client_id, &raw.client_secret) {
+        (Some(token), None, None) => secret(p, &format!("{key}.access_token"), token, base_dir, env)
+            .map(ShopifyAuthSettings::AccessToken),
+        (None, Some(client_id), Some(client_secret)) => {
+            secret(p, &format!("{key}.client_secret"), client_secret, base_dir, env).map(
+                |client_secret| ShopifyAuthSettings::ClientCredentials {
+                    client_id: client_id.clone(),
+                    client_secret,
+                },
+            )
+        }
+        _ => {
+            p.add(
+                key,
+                "set either `access_token` or both `client_id` and `client_secret`",
+            );
+            None
+        }
+    };
+    let max_retries = raw.max_retries.unwrap_or(6);
+    let query_cost_target = raw.query_cost_target.unwrap_or(400);
+    if !(50..=1000).contains(&query_cost_target) {
+        p.add(
+            &format!("{key}.query_cost_target"),
+            "must be between 50 and 1000 (Shopify rejects single queries above 1000 points)",
+        );
+    }
+    Some(ShopifySettings {
+        shop_domain: shop_domain?,
+        api_base_url,
+        api_version,
+        auth: auth?,
+        publication: raw.publication.unwrap_or_else(|| "Online Store".to_owned()),
+        request_timeout: Duration::from_millis(raw.request_timeout_ms.unwrap_or(30_000)),
+        connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(5_000)),
+        max_retries,
+        query_cost_target,
+    })
+}
+
+fn validate_schedule(p: &mut Problems, key: &str, raw: RawSchedule) -> Option<ScheduleSettings> {
+    let text = raw.full_sync_cron.unwrap_or_else(|| "0 3 * * *".to_owned());
+    let full_sync = CronSchedule::parse(&text)
+        .map_err(|e| p.add(&format!("{key}.full_sync_cron"), format!("`{text}`: {e}")))
+        .ok();
+    let incremental_every = match raw.incremental_interval_secs.unwrap_or(300) {
+        0 => None,
+        s if s < 10 => {
+            p.add(
+                &format!("{key}.incremental_interval_secs"),
+                "must be 0 (off) or at least 10",
+            );
+            None
+        }
+        s => Some(Duration::from_secs(s)),
+    };
+    Some(ScheduleSettings {
+        full_sync: full_sync?,
+        incremental_every,
+        max_backoff: Duration::from_secs(raw.max_backoff_secs.unwrap_or(900).max(1)),
+    })
+}
+
+fn validate_feed(
+    p: &mut Problems,
+    key: &str,
+    raw: RawFeed,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<FeedSettings> {
+    let target_countries: Vec<String> = raw
+        .target_countries
+        .unwrap_or_else(|| vec!["US".to_owned()])
+        .iter()
+        .filter_map(|c| country(p, &format!("{key}.target_countries"), c))
+        .collect();
+    if target_countries.is_empty() {
+        p.add(&format!("{key}.target_countries"), "needs at least one country");
+    }
+    let store_country = raw
+        .store_country
+        .as_deref()
+        .and_then(|c| country(p, &format!("{key}.store_country"), c));
+    let seller_url = raw
+        .seller_url
+        .as_deref()
+        .and_then(|u| url(p, &format!("{key}.seller_url"), u));
+    let max_drop_percent = raw.max_drop_percent.unwrap_or(20);
+    if max_drop_percent > 100 {
+        p.add(&format!("{key}.max_drop_percent"), "must be 0-100");
+    }
+    if raw.return_deadline_in_days == Some(0) {
+        p.add(&format!("{key}.return_deadline_in_days"), "must be positive");
+    }
+    let bearer_token = raw
+        .bearer_token
+        .as_ref()
+        .and_then(|s| secret(p, &format!("{key}.bearer_token"), s, base_dir, env));
+    Some(FeedSettings {
+        target_countries,
+        store_country,
+        seller_name: raw.seller_name,
+        seller_url,
+        checkout_eligible: raw.checkout_eligible.unwrap_or(false),
+        max_drop_percent,
+        exclude_tags: raw.exclude_tags,
+        exclude_product_types: raw.exclude_product_types,
+        exclude_vendors: raw.exclude_vendors,
+        url_params: raw.url_params,
+        accepts_returns: raw.accepts_returns,
+        return_deadline_in_days: raw.return_deadline_in_days,
+        bearer_token,
+    })
+}
+
+fn validate_policies(p: &mut Problems, key: &str, raw: RawPolicies) -> ShopPolicies {
+    let mut one = |name: &str, v: Option<String>| {
+        v.as_deref()
+            .and_then(|u| url(p, &format!("{key}.{name}"), u))
+    };
+    ShopPolicies {
+        refund: one("refund_url", raw.refund_url),
+        privacy: one("privacy_url", raw.privacy_url),
+        terms: one("terms_url", raw.terms_url),
+        shipping: one("shipping_url", raw.shipping_url),
+    }
+}

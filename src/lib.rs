@@ -1,0 +1,28 @@
+//! acp-bridge: connects Shopify (and Etsy) shops to AI shopping agents through
+//! the Agentic Commerce Protocol.
+//!
+//! Map of the crate (dependencies point downwards in this list):
+//!
+//! - [`domain`]: typed core: `Money`, `Product`, `Variant`, `ShopFacts`.
+//! - [`store`]: the only module that touches sled: catalog, sync state, feed
+//!   generations, scratch space for bulk imports.
+//! - [`source`]: catalog sources; [`source::shopify`] talks to the Shopify
+//!   Admin GraphQL API (auth, cost-based throttle, bulk operations).
+//! - [`feed`]: turns domain products into validated ACP/OpenAI feed rows and
+//!   encodes them.
+//! - [`sync`]: one sync run of one shop: source → store → feed generation.
+//! - [`scheduler`]: cron and interval schedules per shop, no overlapping runs,
+//!   backoff on failure, run-now commands.
+//! - [`server`]: the HTTP surface (feeds, health, admin, metrics).
+//! - [`app`]: composition root: builds everything, owns every task, shuts down
+//!   in order.
+//! - [`emulator`]: faithful stand-ins for the upstream services (the Shopify
+//!   Admin API), used by tests, benchmarks and `acp-bridge demo`.
+#![forbid(unsafe_code)]
+
+pub mod domain;
+pub mod emulator;
+pub mod feed;
+pub mod source;
+pub mod store;
+pub mod config;

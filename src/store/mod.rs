@@ -1,0 +1,89 @@
+//! The only module that imports sled.
+//!
+//! Exposes typed operations; tree names and key layouts live in `keys.rs`.
+//! Stored values carry a leading version byte so the format can evolve.
+
+mod catalog;
+mod feed;
+mod keys;
+mod scratch;
+
+pub use catalog::{SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use feed::{
+    ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
+    InvalidRow, hex,
+};
+pub use scratch::Scratch;
+
+use std::path::Path;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("store I/O failed")]
+    Io(#[from] sled::Error),
+    #[error("stored value under {key} is unreadable")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("stored value under {key} has unknown format version {version}")]
+    UnknownVersion { key: String, version: u8 },
+}
+
+/// Handle to the daemon's sled database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or another process holds the lock.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        Ok(Store { db })
+    }
+
+    /// A throwaway in-memory store for tests and benchmarks.
+    ///
+    /// # Errors
+    /// When sled cannot create its temporary files.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Ok(Store { db })
+    }
+
+    /// Flushes every pending write to disk (called at shutdown).
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A scratch area named `name` for `shop`, emptied on creation. Used for
+    /// large imports (bulk JSONL) that must not be held in memory.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn scratch(&self, shop: &str, name: &str) -> Result<Scratch, StoreError> {
+        Scratch::create(&self.db, shop, name)
+    }
+}

@@ -308,6 +308,25 @@ impl Store {
         self.delete_generations_except(shop, &[keep, before])
     }
 
+    /// Deletes the chunks of an unpublished generation (a build whose result
+    /// equals the published feed).
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn discard_feed_generation(&self, shop: &ShopId, generation: u64) -> Result<(), StoreError> {
+        let tree = self.feed_tree()?;
+        let prefix = keys::all_chunks_prefix(shop.as_str());
+        let mut batch = Batch::default();
+        for key in tree.scan_prefix(prefix).keys() {
+            let key = key?;
+            if keys::chunk_generation(shop.as_str(), &key) == Some(generation) {
+                batch.remove(key);
+            }
+        }
+        tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     fn previous_generation(
         &self,
         shop: &ShopId,

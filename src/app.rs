@@ -1,0 +1,275 @@
+//! Composition root: builds every component from [`Settings`], owns every
+//! task, and stops them in order.
+//!
+//! Shutdown order (each step bounded by the remaining deadline):
+//! 1. cancel the schedulers, so no new sync starts, and let in-flight syncs
+//!    stop at their next await point (their writes are atomic per batch);
+//! 2. drain HTTP: stop accepting, let in-flight requests finish;
+//! 3. flush sled;
+//! 4. return. Tasks still running at the deadline are named and aborted.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::config::Settings;
+use crate::scheduler::{SchedulerHandle, spawn_shop_scheduler};
+use crate::server::{ServerState, ShopEntry, admin_router, public_router};
+use crate::store::Store;
+use crate::sync::ShopSync;
+
+/// Optional parts a caller can supply instead of having them built from
+/// settings: tests and the demo pre-bind listeners or add routes.
+#[derive(Default)]
+pub struct AppOptions {
+    /// An already-bound public listener (the demo binds first to learn its port).
+    pub public_listener: Option<TcpListener>,
+    /// Extra routes merged into the public router (the demo's emulator).
+    pub extra_public_routes: Option<Router>,
+    /// An already-open store.
+    pub store: Option<Store>,
+    /// Skip the sync every shop runs at start-up.
+    pub no_initial_sync: bool,
+}
+
+pub struct Application {
+    settings: Settings,
+    store: Store,
+    public_listener: TcpListener,
+    admin_listener: TcpListener,
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    extra_public_routes: Option<Router>,
+    jobs: Vec<Arc<ShopSync>>,
+    no_initial_sync: bool,
+}
+
+impl Application {
+    /// Opens the store, builds one client per shop and binds both listeners
+    /// (port 0 allowed; the real ports are in [`Self::public_addr`] and
+    /// [`Self::admin_addr`]).
+    ///
+    /// # Errors
+    /// Store lock or I/O, a listener that cannot bind, a client that cannot
+    /// be built.
+    pub async fn build(settings: Settings, options: AppOptions) -> anyhow::Result<Self> {
+        let store = match options.store {
+            Some(store) => store,
+            None => Store::open(&settings.data_dir).with_context(|| {
+                format!(
+                    "opening the store at {} (is another acp-bridge running?)",
+                    settings.data_dir.display()
+                )
+            })?,
+        };
+        let public_listener = match options.public_listener {
+            Some(l) => l,
+            None => TcpListener::bind(settings.server.listen)
+                .await
+                .with_context(|| format!("binding {}", settings.server.listen))?,
+        };
+        let admin_listener = TcpListener::bind(settings.admin.listen)
+            .await
+            .with_context(|| format!("binding the admin listener {}", settings.admin.listen))?;
+        let public_addr = public_listener.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+        let mut jobs = Vec::new();
+        for shop in settings.shops.iter().filter(|s| s.enabled) {
+            let job = ShopSync::new(shop.clone(), store.clone())
+                .with_context(|| format!("building the client of shop {}", shop.id))?;
+            jobs.push(Arc::new(job));
+        }
+        Ok(Application {
+            settings,
+            store,
+            public_listener,
+            admin_listener,
+            public_addr,
+            admin_addr,
+            extra_public_routes: options.extra_public_routes,
+            jobs,
+            no_initial_sync: options.no_initial_sync,
+        })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs until `shutdown` resolves or a critical task fails, then stops
+    /// everything in order within the configured deadline.
+    ///
+    /// # Errors
+    /// A critical task (an HTTP server) failed.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let deadline = self.settings.shutdown_deadline;
+        let scheduler_token = CancellationToken::new();
+        let http_token = CancellationToken::new();
+        let metrics = crate::metrics::install();
+
+        let mut schedulers = JoinSet::new();
+        let mut handles: BTreeMap<String, SchedulerHandle> = BTreeMap::new();
+        for job in &self.jobs {
+            let shop = job.shop_id().clone();
+            let (handle, fut) = spawn_shop_scheduler(
+                shop.clone(),
+                job.schedule().clone(),
+                job.clone(),
+                !self.no_initial_sync,
+                scheduler_token.child_token(),
+            );
+            schedulers.spawn(fut);
+            handles.insert(shop.to_string(), handle);
+        }
+
+        let shops: BTreeMap<String, ShopEntry> = self
+            .settings
+            .shops
+            .iter()
+            .map(|s| {
+                (
+                    s.id.to_string(),
+                    ShopEntry {
+                        id: s.id.clone(),
+                        enabled: s.enabled,
+                        feed_token: s.feed.bearer_token.clone(),
+                        scheduler: handles.get(s.id.as_str()).cloned(),
+                    },
+                )
+            })
+            .collect();
+        let state = ServerState {
+            store: self.store.clone(),
+            shops: Arc::new(shops),
+            metrics,
+        };
+        let mut public = public_router(state.clone(), self.settings.server.request_timeout);
+        if let Some(extra) = self.extra_public_routes {
+            public = public.merge(extra);
+        }
+        let admin = admin_router(state);
+
+        let mut servers = JoinSet::new();
+        let token = http_token.clone();
+        servers.spawn(
+            async move {
+                axum::serve(self.public_listener, public)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("public HTTP server failed: {e}"))
+            }
+            .instrument(info_span!("server", listener = "public")),
+        );
+        let token = http_token.clone();
+        servers.spawn(
+            async move {
+                axum::serve(self.admin_listener, admin)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("admin HTTP server failed: {e}"))
+            }
+            .instrument(info_span!("server", listener = "admin")),
+        );
+        info!(
+            public.addr = %self.public_addr,
+            admin.addr = %self.admin_addr,
+            shops = self.jobs.len(),
+            "acp-bridge running"
+        );
+
+        let mut outcome = Ok(());
+        tokio::select! {
+            () = shutdown => info!("shutdown requested"),
+            Some(result) = servers.join_next() => {
+                let err = match result {
+                    Ok(Ok(())) => anyhow::anyhow!("an HTTP server stopped unexpectedly"),
+                    Ok(Err(e)) => e,
+                    Err(e) => anyhow::anyhow!("an HTTP server panicked: {e}"),
+                };
+                error!(error = %err, "critical task exited; stopping");
+                outcome = Err(err);
+            }
+        }
+
+        let stop_by = tokio::time::Instant::now() + deadline;
+        // 1. Schedulers: no new runs; in-flight runs stop at their next await.
+        scheduler_token.cancel();
+        drain("scheduler", &mut schedulers, stop_by).await;
+        // 2. HTTP: graceful drain.
+        http_token.cancel();
+        drain("http", &mut servers, stop_by).await;
+        // 3. Store.
+        if let Err(e) = self.store.flush() {
+            error!(error = %crate::telemetry::ErrorChain(&e), "flushing the store failed");
+        }
+        info!("acp-bridge stopped");
+        outcome
+    }
+}
+
+/// Waits for every task of `set` until `stop_by`, then aborts the rest and
+/// names how many were left.
+async fn drain<T: 'static>(what: &str, set: &mut JoinSet<T>, stop_by: tokio::time::Instant) {
+    let remaining = |set: &JoinSet<T>| set.len();
+    let waited = tokio::time::timeout_at(stop_by, async {
+        while set.join_next().await.is_some() {}
+    })
+    .await;
+    if waited.is_err() {
+        warn!(
+            component = what,
+            stragglers = remaining(set),
+            "shutdown deadline reached; aborting remaining tasks"
+        );
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM. A second signal exits the process at once.
+pub async fn shutdown_signal() {
+    wait_for_signal().await;
+    tokio::spawn(async {
+        wait_for_signal().await;
+        warn!("second signal: exiting immediately");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+

@@ -1,0 +1,5 @@
+//! Handlers, one file per URL subtree.
+
+pub mod admin;
+pub mod feed;
+pub mod health;

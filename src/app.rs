@@ -26,6 +26,9 @@ use crate::server::{ServerState, ShopEntry, admin_router, public_router};
 use crate::store::Store;
 use crate::sync::ShopSync;
 
+/// File in the data directory holding the running daemon's admin address.
+pub const ADMIN_ADDR_FILE: &str = "admin.addr";
+
 /// Optional parts a caller can supply instead of having them built from
 /// settings: tests and the demo pre-bind listeners or add routes.
 #[derive(Default)]
@@ -186,6 +189,12 @@ impl Application {
             }
             .instrument(info_span!("server", listener = "admin")),
         );
+        // The CLI finds a running daemon's admin API through this file even
+        // when the admin port was chosen by the OS (`127.0.0.1:0`).
+        let addr_file = self.settings.data_dir.join(ADMIN_ADDR_FILE);
+        if let Err(e) = std::fs::write(&addr_file, self.admin_addr.to_string()) {
+            warn!(error = %e, path = %addr_file.display(), "could not record the admin address");
+        }
         info!(
             public.addr = %self.public_addr,
             admin.addr = %self.admin_addr,
@@ -218,6 +227,7 @@ impl Application {
         if let Err(e) = self.store.flush() {
             error!(error = %crate::telemetry::ErrorChain(&e), "flushing the store failed");
         }
+        let _ = std::fs::remove_file(&addr_file);
         info!("acp-bridge stopped");
         outcome
     }

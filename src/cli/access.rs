@@ -34,7 +34,15 @@ impl StateAccess {
         match Store::open(&settings.data_dir) {
             Ok(store) => Ok(StateAccess::Direct(store)),
             Err(store_err) => {
-                let base = format!("http://{}", settings.admin.listen);
+                // Prefer the address the running daemon recorded (it may have
+                // been given port 0), then the configured one.
+                let recorded = std::fs::read_to_string(
+                    settings.data_dir.join(crate::app::ADMIN_ADDR_FILE),
+                )
+                .ok()
+                .and_then(|s| s.trim().parse::<std::net::SocketAddr>().ok());
+                let addr = recorded.unwrap_or(settings.admin.listen);
+                let base = format!("http://{addr}");
                 let http = reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(2))
                     .build()?;

@@ -1,0 +1,9 @@
+//! Faithful stand-ins for upstream services, used by integration tests,
+//! benchmarks and `acp-bridge demo`.
+//!
+//! Each emulator enforces what the real service enforces (auth, validation,
+//! rate limits, pagination and bulk rules) and offers fault injection; none
+//! of them is used by the daemon in production.
+//!
+//! - [`shopify`]: the Shopify Admin GraphQL API of one shop.
+pub mod shopify;

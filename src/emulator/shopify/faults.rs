@@ -1,0 +1,151 @@
+//! Fault injection: scripted failures the emulator applies to the next
+//! requests or bulk operations (5xx, hangs, throttle storms, HTTP 429,
+//! failed or slow bulk operations, revoked tokens).
+//!
+//! Each fault is a counter consumed by the request path; nothing here runs
+//! on its own.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use super::bucket::Bucket;
+use super::lock;
+
+/// `BulkOperationErrorCode` values a failed bulk operation can report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkErrorCode {
+    AccessDenied,
+    InternalServerError,
+    Timeout,
+}
+
+impl BulkErrorCode {
+    /// The enum value as the API prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkErrorCode::AccessDenied => "ACCESS_DENIED",
+            BulkErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            BulkErrorCode::Timeout => "TIMEOUT",
+        }
+    }
+}
+
+#[derive(Default)]
+struct FaultState {
+    fail: Option<(u32, StatusCode)>,
+    hang: Option<(u32, Duration)>,
+    throttle: u32,
+    rate_limit: Option<(u32, Duration)>,
+    bulk_fail: Option<(u32, BulkErrorCode)>,
+    bulk_extra_delay: Duration,
+    revoked: HashSet<String>,
+}
+
+/// The fault controls of one emulator (`emulator.faults()`).
+pub struct Faults {
+    state: Mutex<FaultState>,
+    bucket: Arc<Mutex<Bucket>>,
+}
+
+fn take<T: Copy>(slot: &mut Option<(u32, T)>) -> Option<T> {
+    let (left, value) = slot.as_mut()?;
+    let value = *value;
+    *left -= 1;
+    if *left == 0 {
+        *slot = None;
+    }
+    Some(value)
+}
+
+impl Faults {
+    pub(crate) fn new(bucket: Arc<Mutex<Bucket>>) -> Self {
+        Faults {
+            state: Mutex::new(FaultState::default()),
+            bucket,
+        }
+    }
+
+    /// The next `n` GraphQL requests fail with HTTP `status` (meant for 5xx).
+    pub fn fail_next(&self, n: u32, status: StatusCode) {
+        lock(&self.state).fail = (n > 0).then_some((n, status));
+    }
+
+    /// The next `n` GraphQL requests stall for `duration` before being
+    /// answered normally (to trigger client timeouts).
+    pub fn hang_next(&self, n: u32, duration: Duration) {
+        lock(&self.state).hang = (n > 0).then_some((n, duration));
+    }
+
+    /// The next `n` GraphQL requests are answered `THROTTLED` whatever the
+    /// bucket holds.
+    pub fn throttle_next(&self, n: u32) {
+        lock(&self.state).throttle = n;
+    }
+
+    /// Empties the cost bucket now; it restores at the normal rate.
+    pub fn drain_bucket(&self) {
+        lock(&self.bucket).drain();
+    }
+
+    /// The next `n` GraphQL requests get HTTP 429 with `Retry-After`
+    /// (whole seconds, rounded up).
+    pub fn rate_limit_next(&self, n: u32, retry_after: Duration) {
+        lock(&self.state).rate_limit = (n > 0).then_some((n, retry_after));
+    }
+
+    /// The next `n` bulk operations end `FAILED` with `code`.
+    pub fn fail_bulk_operations(&self, n: u32, code: BulkErrorCode) {
+        lock(&self.state).bulk_fail = (n > 0).then_some((n, code));
+    }
+
+    /// Bulk operations stay `RUNNING` for `extra` longer than configured.
+    pub fn slow_bulk_operations(&self, extra: Duration) {
+        lock(&self.state).bulk_extra_delay = extra;
+    }
+
+    /// Requests with this access token get 401 from now on.
+    pub fn revoke_token(&self, token: &str) {
+        lock(&self.state).revoked.insert(token.to_owned());
+    }
+
+    /// Removes every scripted fault (revocations included).
+    pub fn clear(&self) {
+        *lock(&self.state) = FaultState::default();
+    }
+
+    pub(crate) fn take_hang(&self) -> Option<Duration> {
+        take(&mut lock(&self.state).hang)
+    }
+
+    pub(crate) fn take_failure(&self) -> Option<StatusCode> {
+        take(&mut lock(&self.state).fail)
+    }
+
+    pub(crate) fn take_rate_limit(&self) -> Option<Duration> {
+        take(&mut lock(&self.state).rate_limit)
+    }
+
+    pub(crate) fn take_throttle(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.throttle == 0 {
+            return false;
+        }
+        state.throttle -= 1;
+        true
+    }
+
+    pub(crate) fn take_bulk_failure(&self) -> Option<BulkErrorCode> {
+        take(&mut lock(&self.state).bulk_fail)
+    }
+
+    pub(crate) fn bulk_extra_delay(&self) -> Duration {
+        lock(&self.state).bulk_extra_delay
+    }
+
+    pub(crate) fn is_revoked(&self, token: &str) -> bool {
+        lock(&self.state).revoked.contains(token)
+    }
+}

@@ -1,0 +1,2 @@
+//! Catalog sources.
+pub mod shopify;

@@ -1,0 +1,779 @@
+//! Full catalog sync through a bulk operation: start it, poll it, stream its
+//! JSONL result into a [`Scratch`] area, and reassemble complete products.
+//!
+//! Bulk output lists every node of a nested connection as its own line with
+//! `__parentId`, in no guaranteed order. Lines are therefore stored under
+//! keys that group children under their parent, and assembly walks the
+//! roots and looks children up by prefix; memory stays bounded by one
+//! product, never by the catalog. Keys (all ASCII):
+//!
+//! - `p/{product_id}`: a product line;
+//! - `c/p/{product_id}/v/{variant_id}`: a variant of a product;
+//! - `c/p/{product_id}/m/{media_id}`: a media node of a product;
+//! - `c/v/{variant_id}/m/{media_id}`: a media node of a variant.
+//!
+//! (A media line without an id is keyed `m/line-{line number}`.) The parent
+//! kind is part of the key because product and variant ids are separate
+//! number spaces. Key order is irrelevant: `map.rs` orders variants by
+//! position and media by id.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::client::{ShopifyClient, backoff};
+use super::error::{MapError, ShopifyError, UserError};
+use super::gql::{BulkRunQuery, BulkStatus, bulk_products_query, bulk_run_query, bulk_status};
+use super::map::{gid_parts, map_product};
+use super::metrics_names::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
+use super::wire::{
+    BulkMediaLine, BulkProductLine, BulkVariantLine, WireImage, WireProduct, WireVariant,
+};
+use crate::domain::{Currency, Product};
+use crate::store::Scratch;
+
+/// Attempts to start a bulk operation while others are still running.
+const START_ATTEMPTS: u32 = 6;
+/// Total time allowed for downloading the result file; stalls are caught
+/// earlier by the client's read timeout.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(6 * 60 * 60);
+/// Progress is reported every this many lines while downloading.
+const PROGRESS_EVERY_LINES: u64 = 10_000;
+
+/// Where a bulk run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkPhase {
+    /// The operation was accepted.
+    Started,
+    /// A status poll (Shopify is still exporting, or just finished).
+    Running,
+    /// The result file is being streamed into scratch.
+    Downloading,
+    /// The whole file is in scratch.
+    Downloaded,
+}
+
+/// Progress of a bulk run, reported to the caller's callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkProgress {
+    /// Where the run is.
+    pub phase: BulkPhase,
+    /// Shopify's status name (`CREATED`, `RUNNING`, `COMPLETED`, …).
+    pub status: String,
+    /// Objects Shopify has exported so far.
+    pub objects: u64,
+    /// Lines written to scratch so far.
+    pub lines: u64,
+    /// Bytes downloaded so far.
+    pub bytes: u64,
+}
+
+/// What a completed bulk run stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// The bulk operation's GID.
+    pub operation_id: String,
+    /// `objectCount` as Shopify reported it.
+    pub object_count: u64,
+    /// `rootObjectCount` as Shopify reported it.
+    pub root_object_count: u64,
+    /// Product lines written to scratch.
+    pub roots: u64,
+    /// Variant and media lines written to scratch.
+    pub children: u64,
+    /// Lines that were not products, variants or media (or were malformed).
+    pub skipped_lines: u64,
+    /// Bytes downloaded.
+    pub bytes: u64,
+}
+
+/// What assembling products from scratch found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssembleReport {
+    /// Products handed to the callback.
+    pub products: u64,
+    /// Variants attached to those products.
+    pub variants: u64,
+    /// Images attached to those products and their variants.
+    pub media: u64,
+    /// Child lines whose parent never appeared.
+    pub orphans: u64,
+    /// Products left out because a line could not be decoded or mapped.
+    pub invalid: u64,
+}
+
+/// The fields needed to place a line.
+#[derive(Deserialize)]
+struct LineHead {
+    id: Option<String>,
+    #[serde(rename = "__parentId")]
+    parent_id: Option<String>,
+    #[serde(rename = "__typename")]
+    typename: Option<String>,
+}
+
+/// Where a line goes in scratch; `None` for lines we do not use.
+fn line_key(line: &[u8], line_no: u64) -> Result<Option<(Vec<u8>, bool)>, MapError> {
+    let head: LineHead = serde_json::from_slice(line).map_err(MapError::BulkLine)?;
+    let Some(parent) = head.parent_id else {
+        let Some(id) = head.id else { return Ok(None) };
+        let (kind, id) = gid_parts(&id)?;
+        return Ok((kind == "Product").then(|| (format!("p/{id}").into_bytes(), true)));
+    };
+    let (parent_kind, parent_id) = gid_parts(&parent)?;
+    let parent_code = match parent_kind {
+        "Product" => "p",
+        "ProductVariant" => "v",
+        _ => return Ok(None),
+    };
+    let child = match head.id.as_deref().map(gid_parts).transpose()? {
+        Some(("ProductVariant", id)) if parent_code == "p" => format!("v/{id}"),
+        Some((_, id)) if head.typename.is_some() => format!("m/{id}"),
+        None if head.typename.is_some() => format!("m/line-{line_no:020}"),
+        _ => return Ok(None),
+    };
+    Ok(Some((
+        format!("c/{parent_code}/{parent_id}/{child}").into_bytes(),
+        false,
+    )))
+}
+
+fn scratch_err(source: crate::store::StoreError) -> ShopifyError {
+    ShopifyError::Scratch { source }
+}
+
+/// Lines buffered before one batch write into scratch.
+const SINK_BATCH: usize = 1024;
+
+/// Writes lines into scratch as they stream in, in batches.
+struct LineSink<'a> {
+    scratch: &'a Scratch,
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+    line_no: u64,
+    roots: u64,
+    children: u64,
+    skipped: u64,
+}
+
+impl LineSink<'_> {
+    fn write(&mut self, line: &[u8]) -> Result<(), ShopifyError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        self.line_no += 1;
+        match line_key(line, self.line_no) {
+            Ok(Some((key, root))) => {
+                self.pending.push((key, line.to_vec()));
+                if self.pending.len() >= SINK_BATCH {
+                    self.flush()?;
+                }
+                if root {
+                    self.roots += 1;
+                } else {
+                    self.children += 1;
+                }
+            }
+            Ok(None) => self.skipped += 1,
+            Err(error) => {
+                self.skipped += 1;
+                tracing::warn!(bulk.line = self.line_no, error = %error, "skipping malformed bulk line");
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ShopifyError> {
+        if !self.pending.is_empty() {
+            self.scratch
+                .insert_batch(&self.pending)
+                .map_err(scratch_err)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    fn lines(&self) -> u64 {
+        self.roots + self.children
+    }
+}
+
+fn status_name(status: &bulk_status::BulkOperationStatus) -> String {
+    use bulk_status::BulkOperationStatus as S;
+    match status {
+        S::CANCELED => "CANCELED",
+        S::CANCELING => "CANCELING",
+        S::COMPLETED => "COMPLETED",
+        S::CREATED => "CREATED",
+        S::EXPIRED => "EXPIRED",
+        S::FAILED => "FAILED",
+        S::RUNNING => "RUNNING",
+        S::Other(other) => other.as_str(),
+    }
+    .to_owned()
+}
+
+fn error_code_name(code: &bulk_status::BulkOperationErrorCode) -> String {
+    use bulk_status::BulkOperationErrorCode as C;
+    match code {
+        C::ACCESS_DENIED => "ACCESS_DENIED",
+        C::INTERNAL_SERVER_ERROR => "INTERNAL_SERVER_ERROR",
+        C::TIMEOUT => "TIMEOUT",
+        C::Other(other) => other.as_str(),
+    }
+    .to_owned()
+}
+
+fn parse_count(value: &str) -> u64 {
+    value.trim().parse().unwrap_or(0)
+}
+
+/// Whether start `userErrors` say other bulk operations are still running.
+fn is_busy(errors: &[bulk_run_query::BulkRunQueryBulkOperationRunQueryUserErrors]) -> bool {
+    use bulk_run_query::BulkOperationUserErrorCode as C;
+    errors.iter().any(|e| {
+        matches!(
+            e.code,
+            Some(C::OPERATION_IN_PROGRESS) | Some(C::LIMIT_REACHED)
+        ) || e
+            .message
+            .to_ascii_lowercase()
+            .contains("already in progress")
+    })
+}
+
+impl ShopifyClient {
+    /// Runs the full-catalog bulk query for `publication_gid` and streams its
+    /// result into `scratch` (see the module docs for the key layout).
+    /// `progress` is called when the operation starts, on every poll and
+    /// every 10,000 downloaded lines.
+    ///
+    /// # Errors
+    /// [`ShopifyError::BulkBusy`] when other operations keep running,
+    /// [`ShopifyError::UserErrors`] for other start errors,
+    /// [`ShopifyError::BulkFailed`] when the operation fails, is canceled or
+    /// expires, [`ShopifyError::BulkTimedOut`], request and scratch failures.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn run_bulk_products(
+        &self,
+        publication_gid: &str,
+        scratch: &Scratch,
+        mut progress: impl FnMut(BulkProgress),
+    ) -> Result<BulkOutcome, ShopifyError> {
+        let operation_id = self
+            .start_bulk(&bulk_products_query(publication_gid))
+            .await?;
+        tracing::info!(bulk.id = %operation_id, "shopify bulk operation started");
+        progress(BulkProgress {
+            phase: BulkPhase::Started,
+            status: "CREATED".to_owned(),
+            objects: 0,
+            lines: 0,
+            bytes: 0,
+        });
+        let finished = self.poll_bulk(&operation_id, &mut progress).await?;
+        let mut outcome = BulkOutcome {
+            operation_id: operation_id.clone(),
+            object_count: parse_count(&finished.object_count),
+            root_object_count: parse_count(&finished.root_object_count),
+            ..BulkOutcome::default()
+        };
+        let Some(url) = finished.url else {
+            // COMPLETED without a file: the query matched nothing.
+            tracing::info!(bulk.id = %operation_id, "shopify bulk operation returned no file");
+            return Ok(outcome);
+        };
+        let mut attempt = 0;
+        let sink = loop {
+            match self
+                .download(&url, scratch, &mut progress, &finished.status)
+                .await
+            {
+                Ok(sink) => break sink,
+                Err(error) if error.is_retryable() && attempt < self.inner.max_retries => {
+                    attempt += 1;
+                    tracing::warn!(bulk.id = %operation_id, retry.attempt = attempt, error = %error, "retrying bulk download");
+                    tokio::time::sleep(backoff(
+                        attempt,
+                        self.inner.timings.backoff_base,
+                        self.inner.timings.backoff_cap,
+                    ))
+                    .await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        outcome.roots = sink.roots;
+        outcome.children = sink.children;
+        outcome.skipped_lines = sink.skipped;
+        outcome.bytes = sink.bytes;
+        progress(BulkProgress {
+            phase: BulkPhase::Downloaded,
+            status: finished.status,
+            objects: outcome.object_count,
+            lines: sink.roots + sink.children,
+            bytes: sink.bytes,
+        });
+        tracing::info!(
+            bulk.id = %operation_id,
+            bulk.roots = outcome.roots,
+            bulk.children = outcome.children,
+            bulk.skipped = outcome.skipped_lines,
+            bulk.bytes = outcome.bytes,
+            "shopify bulk result stored"
+        );
+        Ok(outcome)
+    }
+
+    /// Starts a bulk query, waiting while other operations are running.
+    async fn start_bulk(&self, query: &str) -> Result<String, ShopifyError> {
+        let mut attempt = 0;
+        loop {
+            let executed = self
+                .execute::<BulkRunQuery>(bulk_run_query::Variables {
+                    query: query.to_owned(),
+                })
+                .await?;
+            let payload = executed.data.bulk_operation_run_query.ok_or_else(|| {
+                ShopifyError::MissingData {
+                    operation: "BulkRunQuery",
+                    reason: "no payload".to_owned(),
+                }
+            })?;
+            if payload.user_errors.is_empty() {
+                return payload.bulk_operation.map(|op| op.id).ok_or_else(|| {
+                    ShopifyError::MissingData {
+                        operation: "BulkRunQuery",
+                        reason: "no bulk operation".to_owned(),
+                    }
+                });
+            }
+            if !is_busy(&payload.user_errors) {
+                return Err(ShopifyError::UserErrors {
+                    operation: "BulkRunQuery",
+                    errors: payload
+                        .user_errors
+                        .into_iter()
+                        .map(|e| UserError {
+                            field: e.field.unwrap_or_default(),
+                            message: e.message,
+                            code: e.code.map(|c| match c {
+                                bulk_run_query::BulkOperationUserErrorCode::Other(o) => o,
+                                other => format!("{other:?}"),
+                            }),
+                        })
+                        .collect(),
+                });
+            }
+            attempt += 1;
+            if attempt >= START_ATTEMPTS {
+                return Err(ShopifyError::BulkBusy);
+            }
+            let wait = backoff(
+                attempt,
+                self.inner.timings.bulk_busy_base,
+                self.inner.timings.bulk_busy_cap,
+            );
+            tracing::info!(
+                retry.attempt = attempt,
+                retry.wait_ms = wait.as_millis() as u64,
+                "bulk operation busy, waiting"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Polls until the operation reaches a final state.
+    async fn poll_bulk(
+        &self,
+        operation_id: &str,
+        progress: &mut impl FnMut(BulkProgress),
+    ) -> Result<FinishedBulk, ShopifyError> {
+        let timings = &self.inner.timings;
+        let deadline = Instant::now() + timings.bulk_poll_deadline;
+        let mut interval = timings.bulk_poll_initial;
+        loop {
+            let executed = self
+                .execute::<BulkStatus>(bulk_status::Variables {
+                    id: operation_id.to_owned(),
+                })
+                .await?;
+            let op = executed
+                .data
+                .bulk_operation
+                .ok_or_else(|| ShopifyError::MissingData {
+                    operation: "BulkStatus",
+                    reason: "unknown bulk operation id".to_owned(),
+                })?;
+            let status = status_name(&op.status);
+            let object_count = parse_count(&op.object_count);
+            progress(BulkProgress {
+                phase: BulkPhase::Running,
+                status: status.clone(),
+                objects: object_count,
+                lines: 0,
+                bytes: 0,
+            });
+            use bulk_status::BulkOperationStatus as S;
+            match op.status {
+                S::COMPLETED => {
+                    return Ok(FinishedBulk {
+                        status,
+                        object_count: op.object_count,
+                        root_object_count: op.root_object_count,
+                        url: op.url,
+                    });
+                }
+                S::CREATED | S::RUNNING | S::CANCELING => {}
+                S::FAILED | S::CANCELED | S::EXPIRED | S::Other(_) => {
+                    return Err(ShopifyError::BulkFailed {
+                        operation_id: operation_id.to_owned(),
+                        status,
+                        error_code: op.error_code.as_ref().map(error_code_name),
+                    });
+                }
+            }
+            if Instant::now() + interval > deadline {
+                return Err(ShopifyError::BulkTimedOut {
+                    operation_id: operation_id.to_owned(),
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = (interval * 2).min(timings.bulk_poll_cap);
+        }
+    }
+
+    /// Streams the result file into scratch line by line; only the current
+    /// partial line is buffered. The download URL is signed, so it is never
+    /// logged and is stripped from errors.
+    async fn download(
+        &self,
+        url: &str,
+        scratch: &Scratch,
+        progress: &mut impl FnMut(BulkProgress),
+        status: &str,
+    ) -> Result<DownloadTotals, ShopifyError> {
+        let transport = |e: reqwest::Error| ShopifyError::Transport {
+            source: e.without_url(),
+        };
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .timeout(DOWNLOAD_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport)?;
+        let http_status = response.status();
+        if !http_status.is_success() {
+            return Err(ShopifyError::Http {
+                status: http_status.as_u16(),
+            });
+        }
+        let mut sink = LineSink {
+            scratch,
+            pending: Vec::with_capacity(SINK_BATCH),
+            line_no: 0,
+            roots: 0,
+            children: 0,
+            skipped: 0,
+        };
+        let mut bytes_total = 0u64;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut next_report = PROGRESS_EVERY_LINES;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport)?;
+            bytes_total += chunk.len() as u64;
+            metrics::counter!(BULK_BYTES_TOTAL).increment(chunk.len() as u64);
+            let mut rest: &[u8] = &chunk;
+            while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
+                let (line, tail) = rest.split_at(pos);
+                if carry.is_empty() {
+                    sink.write(line)?;
+                } else {
+                    carry.extend_from_slice(line);
+                    sink.write(&carry)?;
+                    carry.clear();
+                }
+                rest = &tail[1..];
+            }
+            carry.extend_from_slice(rest);
+            if sink.lines() >= next_report {
+                next_report = sink.lines() + PROGRESS_EVERY_LINES;
+                progress(BulkProgress {
+                    phase: BulkPhase::Downloading,
+                    status: status.to_owned(),
+                    objects: 0,
+                    lines: sink.lines(),
+                    bytes: bytes_total,
+                });
+            }
+        }
+        if !carry.is_empty() {
+            sink.write(&carry)?;
+        }
+        sink.flush()?;
+        metrics::counter!(BULK_LINES_TOTAL).increment(sink.lines());
+        Ok(DownloadTotals {
+            roots: sink.roots,
+            children: sink.children,
+            skipped: sink.skipped,
+            bytes: bytes_total,
+        })
+    }
+}
+
+struct FinishedBulk {
+    status: String,
+    object_count: String,
+    root_object_count: String,
+    url: Option<String>,
+}
+
+struct DownloadTotals {
+    roots: u64,
+    children: u64,
+    skipped: u64,
+    bytes: u64,
+}
+
+/// The last `/`-separated segment of a key.
+fn last_segment(key: &[u8]) -> &[u8] {
+    key.rsplit(|b| *b == b'/').next().unwrap_or(key)
+}
+
+/// Reassembles products from a scratch filled by
+/// [`ShopifyClient::run_bulk_products`], one product at a time, in product id
+/// (key) order. Variants are sorted by `position`, media by id (see
+/// `map.rs`).
+/// Products whose lines cannot be decoded or mapped are skipped and counted;
+/// child lines whose parent never appeared are counted as orphans.
+///
+/// This scans sled synchronously; call it from `spawn_blocking`.
+///
+/// # Errors
+/// Scratch read failures.
+pub fn assemble_bulk_products(
+    scratch: &Scratch,
+    currency: Currency,
+    mut f: impl FnMut(Product),
+) -> Result<AssembleReport, ShopifyError> {
+    let mut report = AssembleReport::default();
+    let mut attached = 0u64;
+    for entry in scratch.scan_prefix(b"p/") {
+        let (key, value) = entry.map_err(scratch_err)?;
+        let product_id = String::from_utf8_lossy(&key[2..]).into_owned();
+        match assemble_one(scratch, &product_id, &value, currency)? {
+            Assembled::Product {
+                product,
+                children,
+                variants,
+                media,
+            } => {
+                attached += children;
+                report.variants += variants;
+                report.media += media;
+                report.products += 1;
+                f(*product);
+            }
+            Assembled::Invalid { children, error } => {
+                attached += children;
+                report.invalid += 1;
+                tracing::warn!(product.id = %product_id, error = %error, "skipping unassemblable bulk product");
+            }
+        }
+    }
+    let mut children = 0u64;
+    for entry in scratch.scan_prefix(b"c/") {
+        entry.map_err(scratch_err)?;
+        children += 1;
+    }
+    report.orphans = children.saturating_sub(attached);
+    if report.orphans > 0 {
+        metrics::counter!(BULK_ORPHANS_TOTAL).increment(report.orphans);
+        tracing::warn!(bulk.orphans = report.orphans, "bulk lines without a parent");
+    }
+    Ok(report)
+}
+
+enum Assembled {
+    Product {
+        product: Box<Product>,
+        /// Child lines consumed (including media that are not images).
+        children: u64,
+        variants: u64,
+        media: u64,
+    },
+    Invalid {
+        children: u64,
+        error: MapError,
+    },
+}
+
+/// Images stored under `prefix`, in key (file) order.
+fn images_under(
+    scratch: &Scratch,
+    prefix: &[u8],
+) -> Result<(Vec<WireImage>, u64, Option<MapError>), ShopifyError> {
+    let mut images = Vec::new();
+    let mut lines = 0;
+    let mut error = None;
+    for entry in scratch.scan_prefix(prefix) {
+        let (_, value) = entry.map_err(scratch_err)?;
+        lines += 1;
+        match serde_json::from_slice::<BulkMediaLine>(&value) {
+            Ok(line) => images.extend(Option::<WireImage>::from(line)),
+            Err(e) => error = Some(MapError::BulkLine(e)),
+        }
+    }
+    Ok((images, lines, error))
+}
+
+fn assemble_one(
+    scratch: &Scratch,
+    product_id: &str,
+    root: &[u8],
+    currency: Currency,
+) -> Result<Assembled, ShopifyError> {
+    let mut children = 0u64;
+    let mut first_error: Option<MapError> = None;
+    let mut product = match serde_json::from_slice::<BulkProductLine>(root) {
+        Ok(line) => Some(WireProduct::from(line)),
+        Err(e) => {
+            first_error = Some(MapError::BulkLine(e));
+            None
+        }
+    };
+    let mut variants: Vec<WireVariant> = Vec::new();
+    let mut variant_media = 0u64;
+    for entry in scratch.scan_prefix(format!("c/p/{product_id}/v/").as_bytes()) {
+        let (key, value) = entry.map_err(scratch_err)?;
+        children += 1;
+        let variant_id = String::from_utf8_lossy(last_segment(&key)).into_owned();
+        let (images, lines, error) =
+            images_under(scratch, format!("c/v/{variant_id}/m/").as_bytes())?;
+        children += lines;
+        variant_media += images.len() as u64;
+        first_error = first_error.or(error);
+        match serde_json::from_slice::<BulkVariantLine>(&value) {
+            Ok(line) => {
+                let mut variant = WireVariant::from(line);
+                variant.media = images;
+                variants.push(variant);
+            }
+            Err(e) => first_error = first_error.or(Some(MapError::BulkLine(e))),
+        }
+    }
+    let (images, lines, error) = images_under(scratch, format!("c/p/{product_id}/m/").as_bytes())?;
+    children += lines;
+    first_error = first_error.or(error);
+    if let Some(error) = first_error {
+        return Ok(Assembled::Invalid { children, error });
+    }
+    let Some(mut product) = product.take() else {
+        return Ok(Assembled::Invalid {
+            children,
+            error: MapError::Gid(product_id.to_owned()),
+        });
+    };
+    let media = images.len() as u64;
+    product.media = images;
+    let variant_count = variants.len() as u64;
+    product.variants = variants;
+    match map_product(product, currency) {
+        Ok(product) => Ok(Assembled::Product {
+            product: Box::new(product),
+            children,
+            variants: variant_count,
+            media: media + variant_media,
+        }),
+        Err(error) => Ok(Assembled::Invalid { children, error }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn lines_are_keyed_by_parent_kind_and_id() {
+        let key = |line: &str, n| {
+            line_key(line.as_bytes(), n)
+                .unwrap()
+                .map(|(k, root)| (String::from_utf8(k).unwrap(), root))
+        };
+        assert_eq!(
+            key(r#"{"id":"gid://shopify/Product/7","title":"x"}"#, 1),
+            Some(("p/7".into(), true))
+        );
+        assert_eq!(
+            key(
+                r#"{"id":"gid://shopify/ProductVariant/8","__parentId":"gid://shopify/Product/7"}"#,
+                2
+            ),
+            Some(("c/p/7/v/8".into(), false))
+        );
+        assert_eq!(
+            key(
+                r#"{"__typename":"MediaImage","id":"gid://shopify/MediaImage/5","__parentId":"gid://shopify/ProductVariant/8"}"#,
+                3
+            ),
+            Some(("c/v/8/m/5".into(), false))
+        );
+        assert_eq!(
+            key(
+                r#"{"__typename":"Video","__parentId":"gid://shopify/Product/7"}"#,
+                3
+            ),
+            Some(("c/p/7/m/line-00000000000000000003".into(), false))
+        );
+        assert_eq!(key(r#"{"id":"gid://shopify/Collection/1"}"#, 4), None);
+        assert!(line_key(b"not json", 5).is_err());
+    }
+
+    #[test]
+    fn fixture_lines_in_any_order_reassemble_into_complete_products() {
+        let store = Store::temporary().unwrap();
+        let scratch = store.scratch("test", "bulk").unwrap();
+        let body = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/shopify/bulk_products.jsonl"
+        ))
+        .unwrap();
+        let mut lines: Vec<&str> = body.lines().collect();
+        lines.reverse();
+        // An orphan variant whose product never appears.
+        let orphan = r#"{"id":"gid://shopify/ProductVariant/9","title":"x","sku":null,"barcode":null,"price":"1.00","compareAtPrice":null,"inventoryQuantity":1,"inventoryPolicy":"DENY","availableForSale":true,"position":1,"selectedOptions":[],"inventoryItem":{"tracked":true,"requiresShipping":true,"measurement":{"weight":null}},"__parentId":"gid://shopify/Product/404"}"#;
+        lines.insert(1, orphan);
+        let mut sink = LineSink {
+            scratch: &scratch,
+            pending: Vec::new(),
+            line_no: 0,
+            roots: 0,
+            children: 0,
+            skipped: 0,
+        };
+        for line in &lines {
+            sink.write(line.as_bytes()).unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!((sink.roots, sink.children), (1, 6));
+
+        let mut products = Vec::new();
+        let report = assemble_bulk_products(&scratch, Currency::USD, |p| products.push(p)).unwrap();
+        assert_eq!(report.products, 1);
+        assert_eq!(report.orphans, 1);
+        assert_eq!(report.invalid, 0);
+        let product = &products[0];
+        assert_eq!(product.id, "1001");
+        assert_eq!(product.media.len(), 1, "the video is not an image");
+        let ids: Vec<&str> = product.variants.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["2001", "2002"]);
+        assert_eq!(product.variants[0].media.len(), 1);
+        assert!(product.variants[1].media.is_empty());
+    }
+}

@@ -1,0 +1,8 @@
+//! API-level integration tests: one test binary, one module per area.
+
+mod helpers;
+mod http;
+mod lifecycle;
+mod resilience;
+mod schema;
+mod sync;

@@ -44,6 +44,22 @@ impl FeedFormat {
         }
     }
 
+    /// Name of the stored artifact. The ACP form is stored gzip-compressed
+    /// (it is about 1 KB per row uncompressed, and sled's memory and disk use
+    /// grow with the bytes it holds) and decompressed when served.
+    pub fn stored_name(self) -> &'static str {
+        match self {
+            FeedFormat::AcpJsonl => "acp.jsonl.gz",
+            other => other.file_name(),
+        }
+    }
+
+    /// Whether the stored artifact is a gzip of what [`Self::file_name`]
+    /// names (as opposed to the file itself being a `.gz`).
+    pub fn stored_gzipped(self) -> bool {
+        matches!(self, FeedFormat::AcpJsonl)
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             FeedFormat::OpenAiJsonlGz | FeedFormat::OpenAiCsvGz | FeedFormat::OpenAiTsvGz => {

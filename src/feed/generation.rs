@@ -12,16 +12,19 @@ use std::io::Write;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
+use super::map::RowMapper;
 use super::{
     AcpJsonlWriter, Delimiter, FeedFilter, FeedFormat, FeedOptions, FlatDelimitedGzWriter,
-    FlatJsonlGzWriter, Severity, acp_product, flat_rows, has_errors, product_exclusion, row_hash,
-    validate_row,
+    FlatJsonlGzWriter, Severity, acp_product, has_errors, product_exclusion, validate_row,
 };
-use crate::domain::ShopId;
+use crate::domain::{Product, ShopId};
 use crate::store::{
-    ArtifactWriter, ExcludedProduct, FeedMeta, FeedReport, HeldFeed, InvalidRow, Store, StoreError,
-    hex,
+    ArtifactWriter, ExcludedProduct, FeedMeta, FeedReport, HeldFeed, InvalidRow, RowHash, Store,
+    StoreError, hex,
 };
+
+/// Products decoded ahead of the encoder.
+const READ_AHEAD: usize = 256;
 
 /// Why a feed could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -85,15 +88,22 @@ pub fn build_and_publish(
     let generation = store.next_feed_generation(shop)?;
     let published = store.feed_meta(shop)?;
     let writer = |format: FeedFormat| -> Result<ArtifactWriter, StoreError> {
-        store.artifact_writer(shop, generation, format.file_name())
+        store.artifact_writer(shop, generation, format.stored_name())
     };
     let mut jsonl = FlatJsonlGzWriter::new(writer(FeedFormat::OpenAiJsonlGz)?);
     let mut csv = FlatDelimitedGzWriter::new(writer(FeedFormat::OpenAiCsvGz)?, Delimiter::Comma)
         .map_err(encode_err(FeedFormat::OpenAiCsvGz))?;
     let mut tsv = FlatDelimitedGzWriter::new(writer(FeedFormat::OpenAiTsvGz)?, Delimiter::Tab)
         .map_err(encode_err(FeedFormat::OpenAiTsvGz))?;
-    let mut acp = AcpJsonlWriter::new(writer(FeedFormat::AcpJsonl)?);
-    let hashes = store.scratch(shop.as_str(), "row-hashes")?;
+    let mut acp = AcpJsonlWriter::new(flate2::write::GzEncoder::new(
+        writer(FeedFormat::AcpJsonl)?,
+        flate2::Compression::fast(),
+    ));
+    // The published feed's row hashes (its own index) decide which rows
+    // changed; the new index is collected alongside and stored on publish.
+    let previous_hashes = store.row_hashes(shop)?;
+    let mut hashes: Vec<(String, RowHash)> = Vec::with_capacity(previous_hashes.len());
+    let mapper = RowMapper::new(settings.options);
 
     let mut report = FeedReport {
         generation,
@@ -102,7 +112,25 @@ pub fn build_and_publish(
     let mut snapshot = Sha256::new();
     let (mut valid, mut invalid, mut new_rows, mut changed) = (0u64, 0u64, 0u64, 0u64);
 
-    for product in store.products(shop)? {
+    // Decoding stored products runs on its own thread, ahead of mapping and
+    // encoding on this one; the bounded channel keeps memory flat.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Product, StoreError>>(READ_AHEAD);
+    let products = store.products(shop)?;
+    let reader = std::thread::Builder::new()
+        .name("feed-reader".into())
+        .spawn(move || {
+            for product in products {
+                if tx.send(product).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|source| FeedBuildError::Encode {
+            format: "reader",
+            source,
+        })?;
+
+    for product in rx {
         let product = product?;
         if let Some(exclusion) = product_exclusion(&product, settings.filter) {
             report.excluded_products.push(ExcludedProduct {
@@ -112,7 +140,7 @@ pub fn build_and_publish(
             });
             continue;
         }
-        let rows = flat_rows(&product, settings.options);
+        let rows = mapper.rows(&product);
         let mut kept = Vec::with_capacity(rows.len());
         for row in rows {
             let issues = validate_row(&row);
@@ -140,21 +168,20 @@ pub fn build_and_publish(
                     issues: describe(),
                 });
             }
-            let hash = row_hash(&row);
-            match store.row_hash(shop, &row.item_id)? {
+            let hash = jsonl
+                .write_row_hashed(&row)
+                .map_err(encode_err(FeedFormat::OpenAiJsonlGz))?;
+            match previous_hashes.get(&row.item_id) {
                 None => {
                     new_rows += 1;
                     changed += 1;
                 }
-                Some(old) if old != hash => changed += 1,
+                Some(old) if *old != hash => changed += 1,
                 Some(_) => {}
             }
-            hashes.insert(row.item_id.as_bytes(), &hash)?;
             snapshot.update(row.item_id.as_bytes());
             snapshot.update(hash);
-            jsonl
-                .write_row(&row)
-                .map_err(encode_err(FeedFormat::OpenAiJsonlGz))?;
+            hashes.push((row.item_id.clone(), hash));
             csv.write_row(&row)
                 .map_err(encode_err(FeedFormat::OpenAiCsvGz))?;
             tsv.write_row(&row)
@@ -168,6 +195,8 @@ pub fn build_and_publish(
                 .map_err(encode_err(FeedFormat::AcpJsonl))?;
         }
     }
+    // The reader only ends by exhausting the iterator or a closed channel.
+    let _ = reader.join();
 
     let mut artifacts = Vec::with_capacity(4);
     let (w, _) = jsonl
@@ -179,6 +208,7 @@ pub fn build_and_publish(
     let (w, _) = tsv.finish().map_err(encode_err(FeedFormat::OpenAiTsvGz))?;
     artifacts.push(finish(w, FeedFormat::OpenAiTsvGz)?);
     let (w, _) = acp.finish().map_err(encode_err(FeedFormat::AcpJsonl))?;
+    let w = w.finish().map_err(encode_err(FeedFormat::AcpJsonl))?;
     artifacts.push(finish(w, FeedFormat::AcpJsonl)?);
 
     let previous_valid = published.as_ref().map_or(0, |m| m.rows_valid);
@@ -214,7 +244,6 @@ pub fn build_and_publish(
         store.publish_feed(shop, &meta, &report, &hashes)?;
         GenerationOutcome::Published(meta)
     };
-    hashes.discard()?;
     Ok(outcome)
 }
 

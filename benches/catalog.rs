@@ -1,1 +1,389 @@
-fn main() {}
+//! Catalog benchmark: full sync via bulk operation, its floor, feed build,
+//! and incremental sync's use of Shopify's throttle budget.
+//!
+//! `cargo bench --bench catalog` (env: `BENCH_PRODUCTS`, default 100000;
+//! `BENCH_VARIANTS`, default 3; `BENCH_INCREMENTAL_PRODUCTS`, default 1500).
+//!
+//! Each measured phase runs in its own child process (this binary re-executed
+//! with `BENCH_PHASE`), so its peak RSS (`VmHWM`) is its own. The Shopify
+//! emulator runs as a separate `acp-bridge emulator` process, so its memory is
+//! not counted against the daemon's.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use acp_bridge::config::Settings;
+use acp_bridge::domain::ShopId;
+use acp_bridge::emulator::shopify::{EmulatorConfig, ShopData, ShopifyEmulator};
+use acp_bridge::feed::generation::{GenerationSettings, build_and_publish};
+use acp_bridge::feed::{FeedFilter, FeedOptions};
+use acp_bridge::store::{Store, SyncKind};
+use acp_bridge::sync::ShopSync;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "shpat_bench_token";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Current resident set size of this process in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Peak resident set size of this process in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn shop_config(emulator_url: &str, data_dir: &str, restore_target: u32) -> Settings {
+    Settings::from_toml(&format!(
+        r#"
+[store]
+data_dir = "{data_dir}"
+[[shops]]
+id = "bench"
+[shops.shopify]
+shop_domain = "bench.myshopify.com"
+api_base_url = "{emulator_url}"
+access_token = "{TOKEN}"
+query_cost_target = {restore_target}
+request_timeout_ms = 600000
+"#
+    ))
+    .expect("bench config")
+}
+
+fn main() {
+    match std::env::var("BENCH_PHASE").as_deref() {
+        Ok("floor") => phase(floor()),
+        Ok("full") => phase(full_sync()),
+        Ok("feed") => phase(feed_build()),
+        _ => orchestrate(),
+    }
+}
+
+fn phase(fut: impl std::future::Future<Output = Value>) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut result = rt.block_on(fut);
+    result["peak_rss_mib"] = json!(peak_rss_mib());
+    println!("{result}");
+}
+
+fn run_phase(name: &str, envs: &[(&str, String)]) -> Value {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.env("BENCH_PHASE", name).stderr(Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("phase process");
+    assert!(out.status.success(), "phase {name} failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().expect("phase output");
+    serde_json::from_str(line).expect("phase json")
+}
+
+fn orchestrate() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let products = env_usize("BENCH_PRODUCTS", 100_000);
+    let variants = env_usize("BENCH_VARIANTS", 3);
+    eprintln!("starting the emulator with {products} products x {variants} variants");
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_acp-bridge"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--products",
+            &products.to_string(),
+            "--variants",
+            &variants.to_string(),
+            "--token",
+            TOKEN,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("emulator process");
+    let stdout = emulator.stdout.take().expect("emulator stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("emulator address");
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("emulator prints its address")
+        .to_owned();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("store").display().to_string();
+    let envs = [
+        ("BENCH_URL", url.clone()),
+        ("BENCH_DATA_DIR", data_dir.clone()),
+    ];
+    eprintln!("floor: bulk operation + download + JSON parse");
+    let floor = run_phase("floor", &envs);
+    eprintln!("full sync end to end");
+    let full = run_phase("full", &envs);
+    eprintln!("feed build from the synced store");
+    let feed = run_phase("feed", &envs);
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+
+    eprintln!("incremental sync against an in-process emulator at 100 points/s");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let incremental = rt.block_on(incremental_utilisation(env_usize(
+        "BENCH_INCREMENTAL_PRODUCTS",
+        1500,
+    )));
+
+    let floor_s = floor["seconds"].as_f64().unwrap_or(f64::NAN);
+    let sync_s = full["sync_seconds"].as_f64().unwrap_or(f64::NAN);
+    let report = json!({
+        "products": products,
+        "variants_per_product": variants,
+        "floor": floor,
+        "full_sync": full,
+        "full_sync_vs_floor": sync_s / floor_s,
+        "feed_build": feed,
+        "incremental": incremental,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    let mut out = std::io::stdout();
+    let _ = writeln!(out);
+}
+
+async fn graphql(http: &reqwest::Client, url: &str, query: &str, variables: Value) -> Value {
+    http.post(format!("{url}/admin/api/2026-10/graphql.json"))
+        .header("X-Shopify-Access-Token", TOKEN)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("graphql request")
+        .json()
+        .await
+        .expect("graphql json")
+}
+
+/// The floor: what any client must do to read the catalog by bulk
+/// operation: start it, wait for it, download the JSONL and parse each line.
+async fn floor() -> Value {
+    let url = std::env::var("BENCH_URL").expect("BENCH_URL");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let pubs = graphql(
+        &http,
+        &url,
+        "{ publications(first: 20) { nodes { id catalog { __typename title } } } }",
+        json!({}),
+    )
+    .await;
+    let publication = pubs["data"]["publications"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|p| p["catalog"]["title"] == "Online Store"))
+        .and_then(|p| p["id"].as_str())
+        .expect("online store publication")
+        .to_owned();
+    let inner = acp_bridge::source::shopify::bulk_products_query(&publication);
+    let start = graphql(
+        &http,
+        &url,
+        "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }",
+        json!({ "q": inner }),
+    )
+    .await;
+    let id = start["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        .as_str()
+        .expect("bulk id")
+        .to_owned();
+    let download = loop {
+        let status = graphql(
+            &http,
+            &url,
+            "query($id: ID!) { bulkOperation(id: $id) { status url } }",
+            json!({ "id": id }),
+        )
+        .await;
+        let op = &status["data"]["bulkOperation"];
+        if op["status"] == "COMPLETED" {
+            break op["url"].as_str().expect("bulk url").to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut stream = http
+        .get(&download)
+        .send()
+        .await
+        .expect("download")
+        .bytes_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        bytes += chunk.len() as u64;
+        pending.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+            let line = &pending[start..start + pos];
+            let value: Value = serde_json::from_slice(line).expect("jsonl line");
+            std::hint::black_box(&value);
+            lines += 1;
+            start += pos + 1;
+        }
+        pending.drain(..start);
+    }
+    json!({ "seconds": started.elapsed().as_secs_f64(), "lines": lines, "bytes": bytes })
+}
+
+async fn full_sync() -> Value {
+    let url = std::env::var("BENCH_URL").expect("BENCH_URL");
+    let data_dir = std::env::var("BENCH_DATA_DIR").expect("BENCH_DATA_DIR");
+    let settings = shop_config(&url, &data_dir, 400);
+    let store = Store::open(&settings.data_dir).expect("store");
+    let job = ShopSync::new(settings.shops[0].clone(), store.clone()).expect("client");
+    let sync_done = std::sync::Mutex::new(None::<Instant>);
+    let started = Instant::now();
+    let summary = job
+        .run_once(SyncKind::Full, &|p| {
+            if let acp_bridge::sync::SyncProgress::Stage(stage) = p {
+                eprintln!(
+                    "  {:>6.1}s rss {:>7.1} MiB  {stage}",
+                    started.elapsed().as_secs_f64(),
+                    rss_mib()
+                );
+            }
+            if let acp_bridge::sync::SyncProgress::Stage("building feed") = p {
+                *sync_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            }
+        })
+        .await
+        .expect("full sync");
+    let total = started.elapsed().as_secs_f64();
+    let sync_seconds = sync_done
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .map_or(total, |t| (t - started).as_secs_f64());
+    store.flush().expect("flush");
+    json!({
+        "sync_seconds": sync_seconds,
+        "total_seconds_with_feed": total,
+        "products": summary.products_written,
+        "rows_valid": summary.rows_valid,
+        "rows_invalid": summary.rows_invalid,
+        "products_per_second": summary.products_written as f64 / sync_seconds,
+    })
+}
+
+async fn feed_build() -> Value {
+    let data_dir = std::env::var("BENCH_DATA_DIR").expect("BENCH_DATA_DIR");
+    let store = Store::open(std::path::Path::new(&data_dir)).expect("store");
+    let shop = ShopId::parse("bench").expect("shop id");
+    let facts = store
+        .shop_facts(&shop)
+        .expect("facts")
+        .expect("facts stored");
+    let options = FeedOptions::from_shop(&facts).expect("feed options");
+    let filter = FeedFilter::default();
+    let started = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        build_and_publish(
+            &store,
+            &shop,
+            &GenerationSettings {
+                options: &options,
+                filter: &filter,
+                max_drop_percent: 100,
+            },
+        )
+    })
+    .await
+    .expect("join")
+    .expect("feed build");
+    let seconds = started.elapsed().as_secs_f64();
+    let meta = match &outcome {
+        acp_bridge::feed::generation::GenerationOutcome::Published(m)
+        | acp_bridge::feed::generation::GenerationOutcome::Unchanged(m) => m.clone(),
+        acp_bridge::feed::generation::GenerationOutcome::Held(_) => panic!("held"),
+    };
+    let rows = meta.rows_valid + meta.rows_invalid;
+    json!({
+        "seconds": seconds,
+        "rows": rows,
+        "rows_per_second": rows as f64 / seconds,
+        "artifact_bytes": meta.artifacts.iter().map(|a| (a.name.clone(), a.bytes)).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+/// Incremental sync of `products` changed products against the emulator's
+/// Standard-plan bucket (2,000 points, 100 points/s): how much of the restore
+/// rate the client uses once the initial bucket is spent, and how often it
+/// was throttled.
+async fn incremental_utilisation(products: usize) -> Value {
+    let mut config = EmulatorConfig::with_data(ShopData::generated(products, 3, 7));
+    config.static_tokens = vec![TOKEN.to_owned()];
+    config.restore_rate = 100;
+    config.bucket_size = 2_000;
+    let emulator = ShopifyEmulator::new(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    emulator.set_base_url(url.clone());
+    let router = emulator.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = shop_config(&url, &dir.path().display().to_string(), 400);
+    let store = Store::open(&settings.data_dir).expect("store");
+    let shop = ShopId::parse("bench").expect("shop");
+    // A cursor far in the past makes every product "changed".
+    store
+        .update_sync_state(&shop, |s| {
+            s.cursor = Some(chrono::DateTime::from_timestamp(0, 0).expect("epoch"));
+        })
+        .expect("cursor");
+    let job = ShopSync::new(settings.shops[0].clone(), store).expect("client");
+    let before = emulator.counters();
+    let started = Instant::now();
+    let summary = job
+        .run_once(SyncKind::Incremental, &|_| {})
+        .await
+        .expect("incremental sync");
+    let seconds = started.elapsed().as_secs_f64();
+    let after = emulator.counters();
+    let charged = (after.points_charged - before.points_charged) as f64;
+    // The first 2,000 points come from the full bucket, not the restore rate.
+    let steady = (charged - 2_000.0).max(0.0);
+    let stats = job.client().throttle_stats();
+    json!({
+        "products": summary.products_written,
+        "seconds": seconds,
+        "points_charged": charged,
+        "restore_rate": 100,
+        "utilisation": steady / (seconds * 100.0),
+        "throttled_responses": after.throttled - before.throttled,
+        "requests": after.requests - before.requests,
+        "client_throttle_wait_seconds": stats.wait.as_secs_f64(),
+        "client_reported_utilisation": stats.restore_rate_utilisation(),
+    })
+}

@@ -237,10 +237,8 @@ impl Application {
 /// names how many were left.
 async fn drain<T: 'static>(what: &str, set: &mut JoinSet<T>, stop_by: tokio::time::Instant) {
     let remaining = |set: &JoinSet<T>| set.len();
-    let waited = tokio::time::timeout_at(stop_by, async {
-        while set.join_next().await.is_some() {}
-    })
-    .await;
+    let waited =
+        tokio::time::timeout_at(stop_by, async { while set.join_next().await.is_some() {} }).await;
     if waited.is_err() {
         warn!(
             component = what,
@@ -282,4 +280,3 @@ async fn wait_for_signal() {
         () = terminate => {},
     }
 }
-

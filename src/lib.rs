@@ -20,17 +20,17 @@
 //!   Admin API), used by tests, benchmarks and `acp-bridge demo`.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod feed;
-pub mod source;
-pub mod store;
-pub mod config;
 pub mod metrics;
-pub mod telemetry;
 pub mod scheduler;
 pub mod server;
+pub mod source;
 pub mod status;
-pub mod app;
-pub mod cli;
+pub mod store;
 pub mod sync;
+pub mod telemetry;

@@ -79,7 +79,12 @@ pub fn render_table(statuses: &[ShopStatus]) -> String {
         )
     };
     for s in statuses {
-        let _ = writeln!(out, "shop {}{}", s.shop, if s.enabled { "" } else { " (disabled)" });
+        let _ = writeln!(
+            out,
+            "shop {}{}",
+            s.shop,
+            if s.enabled { "" } else { " (disabled)" }
+        );
         let _ = writeln!(out, "  products stored     {}", s.products);
         let _ = writeln!(
             out,

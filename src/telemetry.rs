@@ -10,8 +10,7 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. `RUST_LOG` overrides `filter`. Safe to
 /// call more than once (later calls are ignored), which tests rely on.
 pub fn init(format: LogFormat, filter: &str) {
-    let env_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let registry = tracing_subscriber::registry().with(env_filter);
     let result = match format {
         LogFormat::Json => registry

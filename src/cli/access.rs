@@ -18,10 +18,7 @@ use crate::sync::{ShopSync, SyncProgress};
 
 pub enum StateAccess {
     Direct(Store),
-    Daemon {
-        base: String,
-        http: reqwest::Client,
-    },
+    Daemon { base: String, http: reqwest::Client },
 }
 
 impl StateAccess {
@@ -36,11 +33,10 @@ impl StateAccess {
             Err(store_err) => {
                 // Prefer the address the running daemon recorded (it may have
                 // been given port 0), then the configured one.
-                let recorded = std::fs::read_to_string(
-                    settings.data_dir.join(crate::app::ADMIN_ADDR_FILE),
-                )
-                .ok()
-                .and_then(|s| s.trim().parse::<std::net::SocketAddr>().ok());
+                let recorded =
+                    std::fs::read_to_string(settings.data_dir.join(crate::app::ADMIN_ADDR_FILE))
+                        .ok()
+                        .and_then(|s| s.trim().parse::<std::net::SocketAddr>().ok());
                 let addr = recorded.unwrap_or(settings.admin.listen);
                 let base = format!("http://{addr}");
                 let http = reqwest::Client::builder()
@@ -69,7 +65,10 @@ impl StateAccess {
             .await
             .with_context(|| format!("reaching the daemon at {url}"))?;
         let status = response.status();
-        let body: Value = response.json().await.context("reading the daemon's answer")?;
+        let body: Value = response
+            .json()
+            .await
+            .context("reading the daemon's answer")?;
         if !status.is_success() {
             bail!("daemon answered {status}: {}", body["message"]);
         }
@@ -131,7 +130,10 @@ impl StateAccess {
                 let status = response.status();
                 let body: Value = response.json().await?;
                 if !status.is_success() {
-                    bail!("sync failed: {}", body["message"].as_str().unwrap_or("unknown"));
+                    bail!(
+                        "sync failed: {}",
+                        body["message"].as_str().unwrap_or("unknown")
+                    );
                 }
                 Ok(serde_json::from_value(body)?)
             }
@@ -161,19 +163,39 @@ impl StateAccess {
         format: FeedFormat,
         path: &Path,
     ) -> anyhow::Result<u64> {
-        let mut file = std::fs::File::create(path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let mut file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         match self {
             StateAccess::Direct(store) => {
                 let id = Self::shop_id(settings, shop)?;
                 let meta = store
                     .feed_meta(&id)?
                     .ok_or_else(|| anyhow!("shop {shop} has no published feed yet"))?;
-                Ok(store.read_artifact(&id, meta.generation, format.file_name(), &mut file)?)
+                if format.stored_gzipped() {
+                    let mut decoder = flate2::write::GzDecoder::new(file);
+                    store.read_artifact(
+                        &id,
+                        meta.generation,
+                        format.stored_name(),
+                        &mut decoder,
+                    )?;
+                    let file = decoder.finish()?;
+                    Ok(file.metadata()?.len())
+                } else {
+                    Ok(store.read_artifact(
+                        &id,
+                        meta.generation,
+                        format.stored_name(),
+                        &mut file,
+                    )?)
+                }
             }
             StateAccess::Daemon { base, http } => {
                 use std::io::Write;
-                let url = format!("{base}/admin/shops/{shop}/feed/files/{}", format.file_name());
+                let url = format!(
+                    "{base}/admin/shops/{shop}/feed/files/{}",
+                    format.file_name()
+                );
                 let mut response = http.get(&url).send().await?;
                 if !response.status().is_success() {
                     bail!("daemon answered {} for {url}", response.status());
@@ -239,7 +261,10 @@ pub fn render_report(value: &Value) -> String {
             );
         }
     }
-    for (label, key) in [("invalid rows (left out)", "invalid_rows"), ("warnings (published)", "warnings")] {
+    for (label, key) in [
+        ("invalid rows (left out)", "invalid_rows"),
+        ("warnings (published)", "warnings"),
+    ] {
         if let Some(rows) = report[key].as_array()
             && !rows.is_empty()
         {

@@ -29,9 +29,10 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
     let addr = listener.local_addr()?;
     let emulator_base = format!("http://{addr}{EMULATOR_PREFIX}");
 
-    let mut config = EmulatorConfig::default();
-    config.static_tokens = vec![DEMO_TOKEN.to_owned()];
-    let emulator = ShopifyEmulator::new(config);
+    let emulator = ShopifyEmulator::new(EmulatorConfig {
+        static_tokens: vec![DEMO_TOKEN.to_owned()],
+        ..EmulatorConfig::default()
+    });
     emulator.set_base_url(emulator_base.clone());
 
     // Keep the temporary directory alive for the whole run.
@@ -67,7 +68,9 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
     println!("Metrics:   http://{admin}/metrics");
     println!("Status:    http://{admin}/admin/status");
     println!("Report:    http://{admin}/admin/shops/demo/feed/report");
-    println!("Emulator:  {emulator_base}/admin/api/2026-10/graphql.json  (X-Shopify-Access-Token: {DEMO_TOKEN})");
+    println!(
+        "Emulator:  {emulator_base}/admin/api/2026-10/graphql.json  (X-Shopify-Access-Token: {DEMO_TOKEN})"
+    );
     println!("Stop with Ctrl-C.");
     println!();
     app.run_until_stopped(shutdown_signal()).await?;

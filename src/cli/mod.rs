@@ -21,7 +21,11 @@ use crate::store::SyncKind;
 use access::StateAccess;
 
 #[derive(Debug, Parser)]
-#[command(name = "acp-bridge", version, about = "Shopify catalogs as Agentic Commerce Protocol feeds")]
+#[command(
+    name = "acp-bridge",
+    version,
+    about = "Shopify catalogs as Agentic Commerce Protocol feeds"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,7 +34,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Config file(s); later files override earlier ones.
-    #[arg(long = "config", short = 'c', env = "ACP_BRIDGE_CONFIG", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "ACP_BRIDGE_CONFIG",
+        value_delimiter = ',',
+        required = true
+    )]
     pub files: Vec<PathBuf>,
 }
 
@@ -151,7 +161,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { config, shop, full } => {
             let settings = load(&config)?;
             crate::telemetry::init(LogFormat::Pretty, "warn,acp_bridge=info");
-            let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
+            let kind = if full {
+                SyncKind::Full
+            } else {
+                SyncKind::Incremental
+            };
             let access = StateAccess::open(&settings)?;
             let summary = access.sync(&settings, &shop, kind).await?;
             println!(
@@ -180,7 +194,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", crate::status::render_table(&statuses));
             }
             let failing = statuses.iter().any(|s| s.last_error.is_some());
-            Ok(if failing { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if failing {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Demo { listen, data_dir } => demo::run(listen, data_dir).await,
         Command::Emulator {
@@ -253,8 +271,15 @@ async fn feed(command: FeedCommand) -> anyhow::Result<ExitCode> {
             let Some(meta) = report.get("meta").filter(|m| !m.is_null()) else {
                 bail!("shop {shop} has no published feed yet; run `acp-bridge sync --shop {shop}`");
             };
-            let invalid = meta.get("rows_invalid").and_then(|v| v.as_u64()).unwrap_or(0);
-            Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            let invalid = meta
+                .get("rows_invalid")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            Ok(if invalid > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

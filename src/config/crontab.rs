@@ -192,13 +192,20 @@ mod tests {
         let next = s.upcoming(at(2026, 11, 28, 12, 0), 3);
         assert_eq!(
             next,
-            vec![at(2026, 11, 29, 3, 30), at(2026, 11, 30, 3, 30), at(2026, 12, 1, 3, 30)]
+            vec![
+                at(2026, 11, 29, 3, 30),
+                at(2026, 11, 30, 3, 30),
+                at(2026, 12, 1, 3, 30)
+            ]
         );
         let every = CronSchedule::parse("*/15 * * * *").unwrap();
         let t = every.next_after(at(2026, 11, 28, 12, 7)).unwrap();
         assert_eq!((t.hour(), t.minute(), t.second()), (12, 15, 0));
         let daily = CronSchedule::parse("@daily").unwrap();
-        assert_eq!(daily.next_after(at(2026, 11, 28, 12, 7)), Some(at(2026, 11, 29, 0, 0)));
+        assert_eq!(
+            daily.next_after(at(2026, 11, 28, 12, 7)),
+            Some(at(2026, 11, 29, 0, 0))
+        );
     }
 
     #[test]
@@ -214,7 +221,10 @@ mod tests {
             "61 9 * * *",
             "@sometimes",
         ] {
-            assert!(CronSchedule::parse(bad).is_err(), "{bad} should be rejected");
+            assert!(
+                CronSchedule::parse(bad).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 }

@@ -26,7 +26,10 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(shop.shopify.api_version, "2026-10");
     assert_eq!(shop.shopify.publication, "Online Store");
     assert_eq!(shop.schedule.full_sync.as_str(), "0 3 * * *");
-    assert_eq!(shop.schedule.incremental_every, Some(Duration::from_secs(300)));
+    assert_eq!(
+        shop.schedule.incremental_every,
+        Some(Duration::from_secs(300))
+    );
     assert_eq!(shop.feed.max_drop_percent, 20);
     assert_eq!(shop.feed.target_countries, vec!["US".to_string()]);
 }
@@ -72,8 +75,14 @@ fn environment_overrides_sections_and_shops_by_id() {
         MINIMAL,
         &[
             ("ACP_BRIDGE__SERVER__LISTEN", "0.0.0.0:9000"),
-            ("ACP_BRIDGE__SHOPS__ACME__SCHEDULE__INCREMENTAL_INTERVAL_SECS", "0"),
-            ("ACP_BRIDGE__SHOPS__0__FEED__TARGET_COUNTRIES", r#"["CA","US"]"#),
+            (
+                "ACP_BRIDGE__SHOPS__ACME__SCHEDULE__INCREMENTAL_INTERVAL_SECS",
+                "0",
+            ),
+            (
+                "ACP_BRIDGE__SHOPS__0__FEED__TARGET_COUNTRIES",
+                r#"["CA","US"]"#,
+            ),
             ("UNRELATED", "x"),
         ],
     )
@@ -110,7 +119,10 @@ client_secret = {{ env = "ACP_TEST_SECRET_THAT_IS_NOT_SET" }}
     let err = load_str(&text, &[]).unwrap_err().to_string();
     assert!(err.contains("ACP_TEST_SECRET_THAT_IS_NOT_SET"), "{err}");
 
-    let ok = text.replace("client_id = \"cid\"\nclient_secret = { env = \"ACP_TEST_SECRET_THAT_IS_NOT_SET\" }", "access_token = \"literal\"");
+    let ok = text.replace(
+        "client_id = \"cid\"\nclient_secret = { env = \"ACP_TEST_SECRET_THAT_IS_NOT_SET\" }",
+        "access_token = \"literal\"",
+    );
     let s = load_str(&ok, &[]).unwrap();
     let a = s.shop("a").unwrap();
     let ShopifyAuthSettings::AccessToken(token) = &a.shopify.auth else {
@@ -119,7 +131,10 @@ client_secret = {{ env = "ACP_TEST_SECRET_THAT_IS_NOT_SET" }}
     use secrecy::ExposeSecret;
     assert_eq!(token.expose_secret(), "shpat_from_file");
     let printed = format!("{s:?}");
-    assert!(!printed.contains("shpat_from_file"), "secret leaked: {printed}");
+    assert!(
+        !printed.contains("shpat_from_file"),
+        "secret leaked: {printed}"
+    );
     assert!(!printed.contains("literal"), "secret leaked");
 }
 

@@ -33,13 +33,23 @@ pub(super) fn validate(
 ) -> Result<Settings, Vec<String>> {
     let mut p = Problems(Vec::new());
 
-    let listen = addr(&mut p, "server.listen", raw.server.listen.as_deref(), "127.0.0.1:8080");
+    let listen = addr(
+        &mut p,
+        "server.listen",
+        raw.server.listen.as_deref(),
+        "127.0.0.1:8080",
+    );
     let public_url = raw
         .server
         .public_url
         .as_deref()
         .and_then(|u| url(&mut p, "server.public_url", u));
-    let admin_listen = addr(&mut p, "admin.listen", raw.admin.listen.as_deref(), "127.0.0.1:9464");
+    let admin_listen = addr(
+        &mut p,
+        "admin.listen",
+        raw.admin.listen.as_deref(),
+        "127.0.0.1:9464",
+    );
     if let Some(a) = admin_listen
         && !a.ip().is_loopback()
     {
@@ -90,7 +100,11 @@ pub(super) fn validate(
         shutdown_deadline: Duration::from_secs(raw.shutdown.deadline_secs.unwrap_or(20)),
         shops,
     };
-    if p.0.is_empty() { Ok(settings) } else { Err(p.0) }
+    if p.0.is_empty() {
+        Ok(settings)
+    } else {
+        Err(p.0)
+    }
 }
 
 fn addr(p: &mut Problems, key: &str, value: Option<&str>, default: &str) -> Option<SocketAddr> {
@@ -122,7 +136,10 @@ fn country(p: &mut Problems, key: &str, value: &str) -> Option<String> {
     if value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()) {
         Some(value.to_owned())
     } else {
-        p.add(key, format!("`{value}` is not an ISO 3166-1 alpha-2 code like `US`"));
+        p.add(
+            key,
+            format!("`{value}` is not an ISO 3166-1 alpha-2 code like `US`"),
+        );
         None
     }
 }
@@ -171,7 +188,10 @@ fn secret(
         match std::fs::read_to_string(&full) {
             Ok(v) => v.trim_end_matches(['\n', '\r']).to_owned(),
             Err(e) => {
-                p.add(key, format!("cannot read secret file {}: {e}", full.display()));
+                p.add(
+                    key,
+                    format!("cannot read secret file {}: {e}", full.display()),
+                );
                 return None;
             }
         }
@@ -262,16 +282,21 @@ fn validate_shopify(
         );
     }
     let auth = match (&raw.access_token, &raw.client_id, &raw.client_secret) {
-        (Some(token), None, None) => secret(p, &format!("{key}.access_token"), token, base_dir, env)
-            .map(ShopifyAuthSettings::AccessToken),
-        (None, Some(client_id), Some(client_secret)) => {
-            secret(p, &format!("{key}.client_secret"), client_secret, base_dir, env).map(
-                |client_secret| ShopifyAuthSettings::ClientCredentials {
-                    client_id: client_id.clone(),
-                    client_secret,
-                },
-            )
+        (Some(token), None, None) => {
+            secret(p, &format!("{key}.access_token"), token, base_dir, env)
+                .map(ShopifyAuthSettings::AccessToken)
         }
+        (None, Some(client_id), Some(client_secret)) => secret(
+            p,
+            &format!("{key}.client_secret"),
+            client_secret,
+            base_dir,
+            env,
+        )
+        .map(|client_secret| ShopifyAuthSettings::ClientCredentials {
+            client_id: client_id.clone(),
+            client_secret,
+        }),
         _ => {
             p.add(
                 key,
@@ -338,7 +363,10 @@ fn validate_feed(
         .filter_map(|c| country(p, &format!("{key}.target_countries"), c))
         .collect();
     if target_countries.is_empty() {
-        p.add(&format!("{key}.target_countries"), "needs at least one country");
+        p.add(
+            &format!("{key}.target_countries"),
+            "needs at least one country",
+        );
     }
     let store_country = raw
         .store_country
@@ -353,7 +381,10 @@ fn validate_feed(
         p.add(&format!("{key}.max_drop_percent"), "must be 0-100");
     }
     if raw.return_deadline_in_days == Some(0) {
-        p.add(&format!("{key}.return_deadline_in_days"), "must be positive");
+        p.add(
+            &format!("{key}.return_deadline_in_days"),
+            "must be positive",
+        );
     }
     let bearer_token = raw
         .bearer_token

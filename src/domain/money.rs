@@ -181,7 +181,11 @@ impl Money {
     /// # Errors
     /// When the value cannot be represented in the currency's minor unit
     /// without rounding, or the divisor is zero.
-    pub fn from_fraction(amount: i64, divisor: i64, currency: Currency) -> Result<Self, MoneyError> {
+    pub fn from_fraction(
+        amount: i64,
+        divisor: i64,
+        currency: Currency,
+    ) -> Result<Self, MoneyError> {
         let text = || format!("{amount}/{divisor}");
         if divisor <= 0 {
             return Err(MoneyError::InvalidAmount(text()));
@@ -195,8 +199,12 @@ impl Money {
                 exponent: currency.exponent(),
             });
         }
-        let minor = i64::try_from(numerator / i128::from(divisor)).map_err(|_| MoneyError::Overflow(text()))?;
-        Ok(Money { amount: minor, currency })
+        let minor = i64::try_from(numerator / i128::from(divisor))
+            .map_err(|_| MoneyError::Overflow(text()))?;
+        Ok(Money {
+            amount: minor,
+            currency,
+        })
     }
 
     /// The amount in major units as a decimal string with exactly the
@@ -314,19 +322,20 @@ mod tests {
     #[test]
     fn converts_etsy_fractions_without_rounding() {
         assert_eq!(
-            Money::from_fraction(2500, 100, Currency::USD).unwrap().amount,
+            Money::from_fraction(2500, 100, Currency::USD)
+                .unwrap()
+                .amount,
             2500
         );
         assert_eq!(
             Money::from_fraction(25, 1, Currency::USD).unwrap().amount,
             2500
         );
+        assert!(Money::from_fraction(1999, 1000, Currency::USD).is_err());
         assert_eq!(
-            Money::from_fraction(1999, 1000, Currency::USD).is_err(),
-            true
-        );
-        assert_eq!(
-            Money::from_fraction(150000, 100, Currency::JPY).unwrap().amount,
+            Money::from_fraction(150000, 100, Currency::JPY)
+                .unwrap()
+                .amount,
             1500
         );
         assert!(Money::from_fraction(1, 0, Currency::USD).is_err());
@@ -347,7 +356,11 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..10_000 {
             let amount = rng.i64(-10_000_000_000..10_000_000_000);
-            for currency in [Currency::USD, Currency::JPY, Currency::parse("KWD").unwrap()] {
+            for currency in [
+                Currency::USD,
+                Currency::JPY,
+                Currency::parse("KWD").unwrap(),
+            ] {
                 let m = Money::new(amount, currency);
                 assert_eq!(Money::parse_decimal(&m.major_string(), currency), Ok(m));
             }

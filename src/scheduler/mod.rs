@@ -36,7 +36,10 @@ pub struct RunSummary {
 /// The work the scheduler runs. Implemented by [`crate::sync::ShopSync`].
 pub trait ShopJob: Send + Sync + 'static {
     /// Runs one sync of `kind`. The error is an operator-facing message.
-    fn run(&self, kind: SyncKind) -> Pin<Box<dyn Future<Output = Result<RunSummary, String>> + Send + '_>>;
+    fn run(
+        &self,
+        kind: SyncKind,
+    ) -> Pin<Box<dyn Future<Output = Result<RunSummary, String>> + Send + '_>>;
 }
 
 /// Commands a shop's scheduler accepts.

@@ -37,7 +37,10 @@ impl FakeJob {
 }
 
 impl ShopJob for FakeJob {
-    fn run(&self, kind: SyncKind) -> Pin<Box<dyn Future<Output = Result<RunSummary, String>> + Send + '_>> {
+    fn run(
+        &self,
+        kind: SyncKind,
+    ) -> Pin<Box<dyn Future<Output = Result<RunSummary, String>> + Send + '_>> {
         Box::pin(async move {
             self.runs
                 .lock()
@@ -99,7 +102,13 @@ async fn run_for(
 #[tokio::test(start_paused = true)]
 async fn runs_at_start_then_on_every_interval() {
     let job = FakeJob::new(0, Duration::from_secs(1));
-    run_for(job.clone(), schedule(Some(60), 900), true, Duration::from_secs(185)).await;
+    run_for(
+        job.clone(),
+        schedule(Some(60), 900),
+        true,
+        Duration::from_secs(185),
+    )
+    .await;
     // Start at 0 s, then 60 s after each run finished (1 s of work).
     assert_eq!(
         job.runs(),
@@ -115,7 +124,13 @@ async fn runs_at_start_then_on_every_interval() {
 #[tokio::test(start_paused = true)]
 async fn failures_back_off_exponentially_and_reset_after_success() {
     let job = FakeJob::new(3, Duration::ZERO);
-    run_for(job.clone(), schedule(None, 900), true, Duration::from_secs(60)).await;
+    run_for(
+        job.clone(),
+        schedule(None, 900),
+        true,
+        Duration::from_secs(60),
+    )
+    .await;
     let times: Vec<u64> = job.runs().into_iter().map(|(_, t)| t).collect();
     // 5 s, 10 s, 20 s (±20 % jitter) between the failed attempts; the fourth
     // succeeds and nothing else is scheduled (no interval).
@@ -128,8 +143,14 @@ async fn failures_back_off_exponentially_and_reset_after_success() {
 
 #[tokio::test(start_paused = true)]
 async fn backoff_is_capped() {
-    assert_eq!(backoff_delay(1, Duration::from_secs(900), 0.5), Duration::from_secs(5));
-    assert_eq!(backoff_delay(30, Duration::from_secs(900), 0.5), Duration::from_secs(900));
+    assert_eq!(
+        backoff_delay(1, Duration::from_secs(900), 0.5),
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        backoff_delay(30, Duration::from_secs(900), 0.5),
+        Duration::from_secs(900)
+    );
     assert!(backoff_delay(30, Duration::from_secs(900), 1.0) <= Duration::from_secs(1080));
 }
 

@@ -32,12 +32,16 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "invalid_request", "not_found"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request", "unauthorized"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", "invalid"),
-            ApiError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "unavailable")
-            }
-            ApiError::Store(_) | ApiError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "processing_error", "internal_error")
-            }
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "unavailable",
+            ),
+            ApiError::Store(_) | ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "processing_error",
+                "internal_error",
+            ),
         };
         let message = match &self {
             ApiError::Store(e) => {

@@ -71,8 +71,14 @@ pub fn admin_router(state: ServerState) -> Router {
         .route("/metrics", get(routes::admin::metrics))
         .route("/admin/status", get(routes::admin::status))
         .route("/admin/shops/{shop}/sync", post(routes::admin::sync))
-        .route("/admin/shops/{shop}/feed/report", get(routes::admin::report))
-        .route("/admin/shops/{shop}/feed/files/{file}", get(routes::admin::download))
+        .route(
+            "/admin/shops/{shop}/feed/report",
+            get(routes::admin::report),
+        )
+        .route(
+            "/admin/shops/{shop}/feed/files/{file}",
+            get(routes::admin::download),
+        )
         .layer(trace::layer())
         .with_state(state)
 }

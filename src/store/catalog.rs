@@ -297,7 +297,12 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(
-                store.sync_state(&shop).unwrap().last_error.unwrap().consecutive,
+                store
+                    .sync_state(&shop)
+                    .unwrap()
+                    .last_error
+                    .unwrap()
+                    .consecutive,
                 n
             );
         }

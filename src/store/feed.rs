@@ -14,8 +14,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::Batch;
 
-use super::{Scratch, Store, StoreError, keys};
+use std::collections::HashMap;
+
+use super::{Store, StoreError, keys};
 use crate::domain::ShopId;
+
+/// SHA-256 of a feed row's canonical JSON.
+pub type RowHash = [u8; 32];
 
 /// Size of one stored chunk of an artifact.
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -245,15 +250,24 @@ impl Store {
         })
     }
 
-    /// The stored content hash of a row of the published feed.
+    /// The content hash of every row of the published feed, by item id: the
+    /// feed's own index, read once per build to count changed rows.
     ///
     /// # Errors
     /// Store I/O.
-    pub fn row_hash(&self, shop: &ShopId, item_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .feed_tree()?
-            .get(keys::row_hash(shop.as_str(), item_id))?
-            .map(|v| v.to_vec()))
+    pub fn row_hashes(&self, shop: &ShopId) -> Result<HashMap<String, RowHash>, StoreError> {
+        let prefix = keys::row_hashes_prefix(shop.as_str());
+        let mut out = HashMap::new();
+        for entry in self.feed_tree()?.scan_prefix(&prefix) {
+            let (k, v) = entry?;
+            if let Ok(hash) = RowHash::try_from(v.as_ref()) {
+                out.insert(
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                    hash,
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Makes `meta` the published feed in one atomic step, together with its
@@ -267,7 +281,7 @@ impl Store {
         shop: &ShopId,
         meta: &FeedMeta,
         report: &FeedReport,
-        row_hashes: &Scratch,
+        row_hashes: &[(String, RowHash)],
     ) -> Result<(), StoreError> {
         let tree = self.feed_tree()?;
         let s = shop.as_str();
@@ -283,12 +297,8 @@ impl Store {
         for entry in tree.scan_prefix(keys::row_hashes_prefix(s)).keys() {
             batch.remove(entry?);
         }
-        for entry in row_hashes.scan_prefix(b"") {
-            let (item_id, hash) = entry?;
-            batch.insert(
-                keys::row_hash(s, &String::from_utf8_lossy(&item_id)),
-                hash,
-            );
+        for (item_id, hash) in row_hashes {
+            batch.insert(keys::row_hash(s, item_id), hash.as_slice());
         }
         tree.apply_batch(batch)?;
 
@@ -313,7 +323,11 @@ impl Store {
     ///
     /// # Errors
     /// Store I/O.
-    pub fn discard_feed_generation(&self, shop: &ShopId, generation: u64) -> Result<(), StoreError> {
+    pub fn discard_feed_generation(
+        &self,
+        shop: &ShopId,
+        generation: u64,
+    ) -> Result<(), StoreError> {
         let tree = self.feed_tree()?;
         let prefix = keys::all_chunks_prefix(shop.as_str());
         let mut batch = Batch::default();
@@ -358,7 +372,10 @@ impl Store {
         let tree = self.feed_tree()?;
         let mut batch = Batch::default();
         let mut any = false;
-        for key in tree.scan_prefix(keys::all_chunks_prefix(shop.as_str())).keys() {
+        for key in tree
+            .scan_prefix(keys::all_chunks_prefix(shop.as_str()))
+            .keys()
+        {
             let key = key?;
             let generation = keys::chunk_generation(shop.as_str(), &key);
             if !keep.contains(&generation) {
@@ -431,7 +448,12 @@ mod tests {
         }
     }
 
-    fn write_generation(store: &Store, shop: &ShopId, generation: u64, payload: &[u8]) -> ArtifactMeta {
+    fn write_generation(
+        store: &Store,
+        shop: &ShopId,
+        generation: u64,
+        payload: &[u8],
+    ) -> ArtifactMeta {
         let mut w = store.artifact_writer(shop, generation, "a.bin").unwrap();
         w.write_all(payload).unwrap();
         w.finish().unwrap()
@@ -441,11 +463,16 @@ mod tests {
     fn unpublished_generation_is_invisible_until_publish() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes = store.scratch("s", "rows").unwrap();
+        let hashes: Vec<(String, RowHash)> = Vec::new();
         let g1 = store.next_feed_generation(&shop).unwrap();
         let a1 = write_generation(&store, &shop, g1, b"first");
         store
-            .publish_feed(&shop, &meta(g1, vec![a1]), &FeedReport::default(), &hashes)
+            .publish_feed(
+                &shop,
+                &meta(g1, vec![a1]),
+                &FeedReport::default(),
+                &hashes[..],
+            )
             .unwrap();
 
         // Build generation 2 (bigger than one chunk) but do not publish yet.
@@ -463,7 +490,12 @@ mod tests {
         assert_eq!(out, b"first");
 
         store
-            .publish_feed(&shop, &meta(g2, vec![a2.clone()]), &FeedReport::default(), &hashes)
+            .publish_feed(
+                &shop,
+                &meta(g2, vec![a2.clone()]),
+                &FeedReport::default(),
+                &hashes[..],
+            )
             .unwrap();
         let mut out = Vec::new();
         store.read_artifact(&shop, g2, "a.bin", &mut out).unwrap();
@@ -475,12 +507,17 @@ mod tests {
     fn abandoned_build_never_reuses_its_generation_and_old_ones_are_collected() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes = store.scratch("s", "rows").unwrap();
+        let hashes: Vec<(String, RowHash)> = Vec::new();
         for _ in 0..3 {
             let g = store.next_feed_generation(&shop).unwrap();
             let a = write_generation(&store, &shop, g, b"x");
             store
-                .publish_feed(&shop, &meta(g, vec![a]), &FeedReport::default(), &hashes)
+                .publish_feed(
+                    &shop,
+                    &meta(g, vec![a]),
+                    &FeedReport::default(),
+                    &hashes[..],
+                )
                 .unwrap();
         }
         // Generation 1 is gone, 2 (previous) and 3 (current) remain.
@@ -496,10 +533,15 @@ mod tests {
     fn held_feed_keeps_the_published_one_and_drops_its_own_chunks() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes = store.scratch("s", "rows").unwrap();
+        let hashes: Vec<(String, RowHash)> = Vec::new();
         let a = write_generation(&store, &shop, 1, b"good");
         store
-            .publish_feed(&shop, &meta(1, vec![a]), &FeedReport::default(), &hashes)
+            .publish_feed(
+                &shop,
+                &meta(1, vec![a]),
+                &FeedReport::default(),
+                &hashes[..],
+            )
             .unwrap();
         write_generation(&store, &shop, 2, b"shrunk");
         store

@@ -68,7 +68,12 @@ pub(super) fn all_chunks_prefix(shop: &str) -> Vec<u8> {
 }
 
 pub(super) fn artifact_prefix(shop: &str, generation: u64, artifact: &str) -> Vec<u8> {
-    let mut k = key(&[b"c", shop.as_bytes(), &generation.to_be_bytes(), artifact.as_bytes()]);
+    let mut k = key(&[
+        b"c",
+        shop.as_bytes(),
+        &generation.to_be_bytes(),
+        artifact.as_bytes(),
+    ]);
     k.push(0);
     k
 }

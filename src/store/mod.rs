@@ -11,7 +11,7 @@ mod scratch;
 pub use catalog::{SyncFailure, SyncKind, SyncRecord, SyncState};
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
-    InvalidRow, hex,
+    InvalidRow, RowHash, hex,
 };
 pub use scratch::Scratch;
 
@@ -38,6 +38,11 @@ pub enum StoreError {
     UnknownVersion { key: String, version: u8 },
 }
 
+/// sled's page cache. Its default (1 GiB) lets resident memory grow with the
+/// catalog; hot data (feed pointers, sync state) is small, and full scans
+/// stream, so a modest cache keeps memory flat without slowing syncs much.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Handle to the daemon's sled database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -52,6 +57,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open {
                 path: dir.display().to_string(),

@@ -28,6 +28,20 @@ impl Scratch {
         Ok(())
     }
 
+    /// Inserts many entries in one sled batch (much cheaper per entry than
+    /// single inserts for bulk imports).
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn insert_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in entries {
+            batch.insert(k.as_slice(), v.as_slice());
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// # Errors
     /// Store I/O.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -39,9 +53,10 @@ impl Scratch {
         &self,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
-        self.tree
-            .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from))
+        self.tree.scan_prefix(prefix).map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(StoreError::from)
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -208,7 +208,12 @@ impl ShopSync {
     }
 
     async fn publication_gid(&self) -> Result<String, SyncError> {
-        if let Some(gid) = self.publication.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        if let Some(gid) = self
+            .publication
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
             return Ok(gid);
         }
         let gid = self
@@ -240,7 +245,10 @@ impl ShopSync {
         Ok(o)
     }
 
-    async fn full(&self, progress: &(dyn Fn(SyncProgress) + Sync)) -> Result<RunSummary, SyncError> {
+    async fn full(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Sync),
+    ) -> Result<RunSummary, SyncError> {
         progress(SyncProgress::Stage("reading shop facts"));
         let facts = self.refresh_facts().await?;
         let publication = self.publication_gid().await?;
@@ -295,9 +303,11 @@ impl ShopSync {
         let facts = self.refresh_facts().await?;
         let publication = self.publication_gid().await?;
         progress(SyncProgress::Stage("reading changed products"));
-        let mut pager =
-            self.client
-                .products_updated_since(Some(cursor - CURSOR_OVERLAP), &publication, facts.currency);
+        let mut pager = self.client.products_updated_since(
+            Some(cursor - CURSOR_OVERLAP),
+            &publication,
+            facts.currency,
+        );
         let mut written = 0u64;
         let mut seen = 0u64;
         while let Some(page) = pager.next_page().await? {
@@ -362,8 +372,10 @@ impl ShopSync {
             .increment(1);
         match &outcome {
             GenerationOutcome::Published(meta) | GenerationOutcome::Unchanged(meta) => {
-                metrics::gauge!(m::FEED_ROWS_VALID, "shop" => shop.clone()).set(meta.rows_valid as f64);
-                metrics::gauge!(m::FEED_ROWS_INVALID, "shop" => shop.clone()).set(meta.rows_invalid as f64);
+                metrics::gauge!(m::FEED_ROWS_VALID, "shop" => shop.clone())
+                    .set(meta.rows_valid as f64);
+                metrics::gauge!(m::FEED_ROWS_INVALID, "shop" => shop.clone())
+                    .set(meta.rows_invalid as f64);
                 metrics::gauge!(m::FEED_BUILT_TIMESTAMP_SECONDS, "shop" => shop)
                     .set(meta.built_at.timestamp() as f64);
                 info!(
@@ -465,4 +477,3 @@ impl ShopJob for ShopSync {
         Box::pin(self.run_once(kind, &|_| {}))
     }
 }
-

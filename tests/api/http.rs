@@ -10,13 +10,20 @@ async fn feeds_carry_an_etag_and_answer_304_when_unchanged() {
     let app = spawn_app(&settings_toml(&shop_toml("demo", &emu.url, TOKEN, ""))).await;
     app.sync("demo", true).await.unwrap();
 
+    // A client that shows the bytes as served (no transparent gunzip).
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
     for file in [
         "openai.jsonl.gz",
         "openai.csv.gz",
         "openai.tsv.gz",
         "acp.jsonl",
     ] {
-        let first = app.get(&format!("/feeds/demo/{file}")).await;
+        let first = raw
+            .get(format!("http://{}/feeds/demo/{file}", app.public))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(first.status(), 200, "{file}");
         let etag = first.headers()["etag"].to_str().unwrap().to_owned();
         let length: usize = first.headers()["content-length"]
@@ -26,8 +33,7 @@ async fn feeds_carry_an_etag_and_answer_304_when_unchanged() {
             .unwrap();
         assert_eq!(first.bytes().await.unwrap().len(), length);
 
-        let second = app
-            .http
+        let second = raw
             .get(format!("http://{}/feeds/demo/{file}", app.public))
             .header("if-none-match", &etag)
             .send()
@@ -36,6 +42,41 @@ async fn feeds_carry_an_etag_and_answer_304_when_unchanged() {
         assert_eq!(second.status(), 304, "{file}");
         assert!(second.bytes().await.unwrap().is_empty());
     }
+}
+
+#[tokio::test]
+async fn the_acp_feed_is_sent_gzip_encoded_only_to_clients_that_accept_it() {
+    let emu = spawn_emulator(sample_emulator_config()).await;
+    let app = spawn_app(&settings_toml(&shop_toml("demo", &emu.url, TOKEN, ""))).await;
+    app.sync("demo", true).await.unwrap();
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let url = format!("http://{}/feeds/demo/acp.jsonl", app.public);
+
+    let plain = raw.get(&url).send().await.unwrap();
+    let gzipped = raw
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(plain.headers()["etag"], gzipped.headers()["etag"]);
+    let plain = plain.bytes().await.unwrap();
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzipped.bytes().await.unwrap()[..]),
+        &mut decoded,
+    )
+    .unwrap();
+    assert_eq!(plain, decoded);
+    let products: Vec<serde_json::Value> = std::str::from_utf8(&plain)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(products.len(), app.acp_products("demo").await.len());
 }
 
 #[tokio::test]

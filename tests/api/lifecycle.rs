@@ -28,7 +28,9 @@ where
 #[tokio::test]
 async fn stopping_during_a_sync_finishes_within_the_deadline() {
     let emu = spawn_emulator(sample_emulator_config()).await;
-    emu.emulator.faults().slow_bulk_operations(Duration::from_secs(120));
+    emu.emulator
+        .faults()
+        .slow_bulk_operations(Duration::from_secs(120));
     let app = spawn_app(&settings_toml(&shop_toml("demo", &emu.url, TOKEN, ""))).await;
     let admin = app.admin;
     let sync = tokio::spawn(async move {
@@ -37,9 +39,11 @@ async fn stopping_during_a_sync_finishes_within_the_deadline() {
             .send()
             .await
     });
-    wait_for("the bulk operation to start", Duration::from_secs(10), || async {
-        (emu.emulator.counters().bulk_operations_started > 0).then_some(())
-    })
+    wait_for(
+        "the bulk operation to start",
+        Duration::from_secs(10),
+        || async { (emu.emulator.counters().bulk_operations_started > 0).then_some(()) },
+    )
     .await;
 
     let (took, store, _dir) = app.stop().await;
@@ -107,7 +111,12 @@ async fn feed_item_ids(http: &reqwest::Client, public: &str) -> Option<Vec<Strin
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).ok()?;
     let mut ids: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["item_id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["item_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     ids.sort();
     Some(ids)
@@ -120,7 +129,10 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
     let config = dir.path().join("config.toml");
     let toml = settings_toml(&shop_toml("demo", &emu.url, TOKEN, ""))
         .replace("format = \"pretty\"", "format = \"json\"")
-        + &format!("\n[store]\ndata_dir = \"{}\"\n", dir.path().join("data").display());
+        + &format!(
+            "\n[store]\ndata_dir = \"{}\"\n",
+            dir.path().join("data").display()
+        );
     // `[store]` must come before the shops array; rebuild in the right order.
     let toml = format!(
         "[store]\ndata_dir = \"{}\"\n{}",
@@ -131,11 +143,15 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
     let http = reqwest::Client::new();
 
     // 1. Killed (SIGKILL) while its first full sync waits for the bulk operation.
-    emu.emulator.faults().slow_bulk_operations(Duration::from_secs(120));
+    emu.emulator
+        .faults()
+        .slow_bulk_operations(Duration::from_secs(120));
     let daemon = start_daemon(&config);
-    wait_for("the bulk operation to start", Duration::from_secs(20), || async {
-        (emu.emulator.counters().bulk_operations_started > 0).then_some(())
-    })
+    wait_for(
+        "the bulk operation to start",
+        Duration::from_secs(20),
+        || async { (emu.emulator.counters().bulk_operations_started > 0).then_some(()) },
+    )
     .await;
     drop(daemon);
 
@@ -161,7 +177,9 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
     emu.emulator
         .set_inventory(&format!("gid://shopify/ProductVariant/{victim}"), 0)
         .unwrap();
-    emu.emulator.faults().hang_next(1_000, Duration::from_secs(60));
+    emu.emulator
+        .faults()
+        .hang_next(1_000, Duration::from_secs(60));
     let requests_before = emu.emulator.counters().requests;
     let admin_sync = {
         // Ask for a run now through the CLI path (the daemon holds the lock).
@@ -172,9 +190,11 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        wait_for("the incremental request", Duration::from_secs(20), || async {
-            (emu.emulator.counters().requests > requests_before).then_some(())
-        })
+        wait_for(
+            "the incremental request",
+            Duration::from_secs(20),
+            || async { (emu.emulator.counters().requests > requests_before).then_some(()) },
+        )
         .await;
         let _ = child.kill();
         child.wait().unwrap()
@@ -188,7 +208,10 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
     let daemon = start_daemon(&config);
     let rows = wait_for("the stock change", Duration::from_secs(30), || async {
         let response = http
-            .get(format!("http://{}/feeds/demo/openai.jsonl.gz", daemon.public))
+            .get(format!(
+                "http://{}/feeds/demo/openai.jsonl.gz",
+                daemon.public
+            ))
             .send()
             .await
             .ok()?;
@@ -196,7 +219,10 @@ async fn a_daemon_killed_mid_sync_resumes_cleanly_after_restart() {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
             .ok()?;
-        let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let row = rows.iter().find(|r| r["item_id"] == victim.as_str())?;
         (row["availability"] != "in_stock").then_some(rows)
     })

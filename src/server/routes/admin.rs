@@ -71,7 +71,9 @@ pub async fn report(
     let meta = state.store.feed_meta(&entry.id)?;
     let report = state.store.feed_report(&entry.id)?;
     let held = state.store.held_feed(&entry.id)?;
-    Ok(Json(json!({ "meta": meta, "report": report, "held": held })))
+    Ok(Json(
+        json!({ "meta": meta, "report": report, "held": held }),
+    ))
 }
 
 pub async fn download(

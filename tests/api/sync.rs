@@ -312,3 +312,45 @@ async fn every_acp_product_validates_against_the_official_feed_schema() {
         .sum();
     assert_eq!(variants, rows.len());
 }
+
+#[tokio::test]
+async fn the_merchants_featured_image_leads_after_a_reorder() {
+    let (emu, app) = sample_app().await;
+    app.sync("demo", true).await.unwrap();
+    let product = emu
+        .emulator
+        .products()
+        .into_iter()
+        .filter(|p| p.status == ProductStatus::Active)
+        .find(|p| {
+            p.media.len() >= 3
+                && app
+                    .store
+                    .product(&TestApp::shop("demo"), &p.id.to_string())
+                    .unwrap()
+                    .is_some_and(|stored| stored.published)
+        })
+        .expect("a published product with several images");
+    let last_url = |p: &acp_bridge::emulator::shopify::Product| match &p.media.last().unwrap().kind
+    {
+        acp_bridge::emulator::shopify::MediaKind::Image(image) => image.url.clone(),
+        _ => panic!("sample media are images"),
+    };
+    let new_featured = last_url(&product);
+
+    // The merchant drags the last image to the front in the admin.
+    emu.emulator
+        .update_product(&product.id.to_string(), |p| p.media.rotate_right(1))
+        .unwrap();
+    app.sync("demo", false).await.unwrap();
+
+    let acp = app.acp_products("demo").await;
+    let listed = acp
+        .iter()
+        .find(|p| p["id"] == product.id.to_string().as_str())
+        .unwrap();
+    assert_eq!(listed["media"][0]["url"], new_featured.as_str());
+    // A full sync (bulk, no positions in the output) agrees.
+    let summary = app.sync("demo", true).await.unwrap();
+    assert_eq!(summary.products_written, 0);
+}

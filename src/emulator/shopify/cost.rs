@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn products_page_costs_two_plus_first_times_node_cost() {
-        // Product node = 7 + 2·mediaFirst + 9·variantsFirst (see the module doc).
+        // Product node = 8 + 2·mediaFirst + 9·variantsFirst (see the module doc).
         for (first, variants, media) in [(5, 10, 3), (10, 10, 1), (25, 3, 2), (1, 1, 1)] {
             let vars = serde_json::json!({
                 "first": first, "variantsFirst": variants, "mediaFirst": media,
@@ -150,11 +150,11 @@ mod tests {
             });
             assert_eq!(
                 cost(PRODUCTS_PAGE, vars),
-                2 + first * (7 + 2 * media + 9 * variants)
+                2 + first * (8 + 2 * media + 9 * variants)
             );
         }
         let vars = serde_json::json!({
-            "first": 10, "variantsFirst": 10, "mediaFirst": 1, "publicationId": "gid://shopify/Publication/1"
+            "first": 9, "variantsFirst": 10, "mediaFirst": 1, "publicationId": "gid://shopify/Publication/1"
         });
         assert!(cost(PRODUCTS_PAGE, vars) < 1000);
     }

@@ -469,6 +469,11 @@ fn resolve_product<'a>(
                 .map_or(usize::MAX, |n| n.max(0) as usize);
             list(p.options.iter().take(n).map(Obj::ProductOption))
         }
+        // Shopify's featured media is the first by position.
+        "featuredMedia" => Ok(p
+            .media
+            .first()
+            .map_or(Resolved::Null, |m| Resolved::Object(Obj::Media(m)))),
         "media" => media_connection(p.media.iter().enumerate().collect(), args, cx.bulk),
         "variants" => {
             let page_args = PageArgs::from_args(args, cx.bulk)?;

@@ -7,10 +7,13 @@
 //! `onlineStoreUrl` (the feed decides any fallback). No I/O, no logging.
 //!
 //! Media order: bulk output carries no media position and lists lines in
-//! no particular order, so both paths order images by ascending media id
-//! (upload order) and keep the first [`MEDIA_PER_PRODUCT`] per product and
-//! [`MEDIA_PER_VARIANT`] per variant. Bulk and paged syncs of the same
-//! catalog therefore produce identical products.
+//! no particular order. Both paths put the product's `featuredMedia` (the
+//! merchant's primary image) first, then order the other images by
+//! ascending media id (upload order), keeping [`MEDIA_PER_PRODUCT`] per
+//! product and [`MEDIA_PER_VARIANT`] per variant. Bulk and paged syncs of the
+//! same catalog therefore produce identical products, except for products
+//! with more images than a page fetches whose positions disagree with their
+//! upload order (the paged sync sees only the first images by position).
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -109,16 +112,26 @@ pub(crate) const MEDIA_PER_PRODUCT: usize = 5;
 /// Images kept per variant (paging fetches exactly this many).
 pub(crate) const MEDIA_PER_VARIANT: usize = 1;
 
-/// Orders images by ascending numeric media id (images without a usable id
-/// last, in their given order) and keeps the first `limit`.
-fn order_images(mut images: Vec<WireImage>, limit: usize) -> Vec<WireImage> {
+/// Orders images: the featured one first, then by ascending numeric media
+/// id (images without a usable id last, in their given order); keeps the
+/// first `limit`.
+fn order_images(
+    mut images: Vec<WireImage>,
+    featured: Option<&str>,
+    limit: usize,
+) -> Vec<WireImage> {
     images.sort_by_key(|image| {
-        image
+        let is_featured = featured.is_some() && image.id.as_deref() == featured;
+        let id = image
             .id
             .as_deref()
             .and_then(|gid| numeric_id(gid).ok())
-            .and_then(|id| id.parse::<u64>().ok())
-            .map_or((1, 0), |id| (0, id))
+            .and_then(|id| id.parse::<u64>().ok());
+        match (is_featured, id) {
+            (true, _) => (0, 0),
+            (false, Some(id)) => (1, id),
+            (false, None) => (2, 0),
+        }
     });
     images.truncate(limit);
     images
@@ -178,7 +191,7 @@ pub(crate) fn map_variant(v: WireVariant, currency: Currency) -> Result<Variant,
             .weight
             .and_then(|(value, unit)| weight_unit(&unit).map(|unit| Weight { value, unit })),
         requires_shipping: v.requires_shipping,
-        media: order_images(v.media, MEDIA_PER_VARIANT)
+        media: order_images(v.media, None, MEDIA_PER_VARIANT)
             .into_iter()
             .map(map_media)
             .collect::<Result<_, _>>()?,
@@ -217,7 +230,7 @@ pub(crate) fn map_product(p: WireProduct, currency: Currency) -> Result<Product,
             .into_iter()
             .map(|(name, values)| ProductOption { name, values })
             .collect(),
-        media: order_images(p.media, MEDIA_PER_PRODUCT)
+        media: order_images(p.media, p.featured_media_id.as_deref(), MEDIA_PER_PRODUCT)
             .into_iter()
             .map(map_media)
             .collect::<Result<_, _>>()?,
@@ -445,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn images_are_ordered_by_media_id_and_capped() {
+    fn images_are_ordered_featured_first_then_by_media_id_and_capped() {
         let image = |id: Option<u64>| WireImage {
             id: id.map(|i| format!("gid://shopify/MediaImage/{i}")),
             url: format!("https://cdn.example/{}.jpg", id.unwrap_or(0)),
@@ -465,10 +478,16 @@ mod tests {
         ];
         let gid = |i: u64| Some(format!("gid://shopify/MediaImage/{i}"));
         assert_eq!(
-            ids(order_images(mixed.clone(), 10)),
+            ids(order_images(mixed.clone(), None, 10)),
             [gid(4), gid(7), gid(30), gid(100), None]
         );
-        assert_eq!(ids(order_images(mixed, 2)), [gid(4), gid(7)]);
+        assert_eq!(ids(order_images(mixed.clone(), None, 2)), [gid(4), gid(7)]);
+        // The merchant's featured image leads whatever its id.
+        let featured = gid(100).unwrap();
+        assert_eq!(
+            ids(order_images(mixed, Some(&featured), 3)),
+            [gid(100), gid(4), gid(7)]
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub(crate) struct WireProduct {
     pub category: Option<String>,
     pub options: Vec<(String, Vec<String>)>,
     pub media: Vec<WireImage>,
+    /// GID of the merchant's featured (primary) media, if any.
+    pub featured_media_id: Option<String>,
     pub variants: Vec<WireVariant>,
 }
 
@@ -257,6 +259,7 @@ impl From<pp::ProductsPageProductsNodes> for WireProduct {
                 .into_iter()
                 .filter_map(Option::<WireImage>::from)
                 .collect(),
+            featured_media_id: p.featured_media.map(|m| m.id),
             variants: p
                 .variants
                 .nodes
@@ -333,7 +336,14 @@ pub(crate) struct BulkProductLine {
     updated_at: String,
     published_on_publication: bool,
     category: Option<BulkCategory>,
+    featured_media: Option<BulkFeaturedMedia>,
     options: Vec<BulkOption>,
+}
+
+/// `featuredMedia { __typename id }` of a bulk product line.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BulkFeaturedMedia {
+    id: Option<String>,
 }
 
 /// A variant line (`__parentId` = the product).
@@ -380,6 +390,7 @@ impl From<BulkProductLine> for WireProduct {
             category: p.category.map(|c| c.full_name),
             options: p.options.into_iter().map(|o| (o.name, o.values)).collect(),
             media: Vec::new(),
+            featured_media_id: p.featured_media.and_then(|m| m.id),
             variants: Vec::new(),
         }
     }

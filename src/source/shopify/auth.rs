@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::ShopifyError;
-use super::metrics_names::TOKEN_REQUESTS_TOTAL;
+use crate::metrics::TOKEN_REQUESTS_TOTAL;
 
 /// How the client authenticates to the Admin API.
 #[derive(Clone)]

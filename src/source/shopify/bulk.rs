@@ -27,7 +27,7 @@ use super::client::{ShopifyClient, backoff};
 use super::error::{MapError, ShopifyError, UserError};
 use super::gql::{BulkRunQuery, BulkStatus, bulk_products_query, bulk_run_query, bulk_status};
 use super::map::{gid_parts, map_product};
-use super::metrics_names::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
+use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
 use super::wire::{
     BulkMediaLine, BulkProductLine, BulkVariantLine, WireImage, WireProduct, WireVariant,
 };

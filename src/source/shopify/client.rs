@@ -20,7 +20,7 @@ use url::Url;
 
 use super::auth::{ShopifyAuth, Token, TokenSource};
 use super::error::{ShopifyError, is_retryable_code};
-use super::metrics_names::{
+use crate::metrics::{
     REQUEST_DURATION_SECONDS, REQUESTS_TOTAL, RETRIES_TOTAL, THROTTLED_TOTAL,
 };
 use super::paging::{ProductsSizer, VariantsSizer};

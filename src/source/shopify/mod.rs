@@ -22,7 +22,6 @@ mod client;
 mod error;
 mod gql;
 mod map;
-pub mod metrics_names;
 mod paging;
 mod throttle;
 mod wire;

@@ -27,7 +27,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::metrics_names::{
+use crate::metrics::{
     QUERY_COST_POINTS_TOTAL, THROTTLE_AVAILABLE_POINTS, THROTTLE_WAIT_SECONDS,
 };
 

@@ -45,7 +45,11 @@ incremental_interval_secs = 3
 
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let all = text(&out);
-    for needle in ["access_token", "full_sync_cron", "incremental_interval_secs"] {
+    for needle in [
+        "access_token",
+        "full_sync_cron",
+        "incremental_interval_secs",
+    ] {
         assert!(all.contains(needle), "{needle} missing from:\n{all}");
     }
 }
@@ -75,7 +79,10 @@ full_sync_cron = "30 2 * * 1"
     let runs: Vec<&str> = stdout.lines().filter(|l| l.contains("02:30 UTC")).collect();
     assert_eq!(runs.len(), 3, "{stdout}");
     // Crontab weekday 1 is Monday.
-    assert!(runs.iter().all(|l| l.trim_start().starts_with("Mon ")), "{stdout}");
+    assert!(
+        runs.iter().all(|l| l.trim_start().starts_with("Mon ")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -103,12 +110,16 @@ async fn one_shot_sync_then_validate_export_and_status_without_a_daemon() {
             .collect()
     };
 
-    let sync = run(args(&["sync", "--shop", "demo", "--full"])).await.unwrap();
+    let sync = run(args(&["sync", "--shop", "demo", "--full"]))
+        .await
+        .unwrap();
     assert!(sync.status.success(), "{}", text(&sync));
     assert!(String::from_utf8_lossy(&sync.stdout).contains("feed published"));
 
     // `feed validate` explains exclusions and exits 1 while rows are invalid.
-    let validate = run(args(&["feed", "validate", "--shop", "demo"])).await.unwrap();
+    let validate = run(args(&["feed", "validate", "--shop", "demo"]))
+        .await
+        .unwrap();
     let report = String::from_utf8_lossy(&validate.stdout);
     assert!(report.contains("products not listed"), "{report}");
     assert!(report.contains("invalid rows"), "{report}");

@@ -27,11 +27,11 @@ use super::client::{ShopifyClient, backoff};
 use super::error::{MapError, ShopifyError, UserError};
 use super::gql::{BulkRunQuery, BulkStatus, bulk_products_query, bulk_run_query, bulk_status};
 use super::map::{gid_parts, map_product};
-use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
 use super::wire::{
     BulkMediaLine, BulkProductLine, BulkVariantLine, WireImage, WireProduct, WireVariant,
 };
 use crate::domain::{Currency, Product};
+use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
 use crate::store::Scratch;
 
 /// Attempts to start a bulk operation while others are still running.

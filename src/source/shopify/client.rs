@@ -20,11 +20,9 @@ use url::Url;
 
 use super::auth::{ShopifyAuth, Token, TokenSource};
 use super::error::{ShopifyError, is_retryable_code};
-use crate::metrics::{
-    REQUEST_DURATION_SECONDS, REQUESTS_TOTAL, RETRIES_TOTAL, THROTTLED_TOTAL,
-};
 use super::paging::{ProductsSizer, VariantsSizer};
 use super::throttle::{CostThrottle, QueryCost, ThrottleStats};
+use crate::metrics::{REQUEST_DURATION_SECONDS, REQUESTS_TOTAL, RETRIES_TOTAL, THROTTLED_TOTAL};
 
 /// The Admin API version used unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2026-10";

@@ -27,9 +27,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::metrics::{
-    QUERY_COST_POINTS_TOTAL, THROTTLE_AVAILABLE_POINTS, THROTTLE_WAIT_SECONDS,
-};
+use crate::metrics::{QUERY_COST_POINTS_TOTAL, THROTTLE_AVAILABLE_POINTS, THROTTLE_WAIT_SECONDS};
 
 /// Restore rate assumed before the first response (points/s).
 const DEFAULT_RESTORE_RATE: u32 = 100;

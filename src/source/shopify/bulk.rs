@@ -28,7 +28,7 @@ use super::error::{MapError, ShopifyError, UserError};
 use super::gql::{BulkRunQuery, BulkStatus, bulk_products_query, bulk_run_query, bulk_status};
 use super::map::{gid_parts, map_product};
 use super::wire::{
-    BulkMediaLine, BulkProductLine, BulkVariantLine, WireImage, WireProduct, WireVariant,
+    BulkMediaLine, BulkProductLine, BulkVariantLine, WireImage, WireProduct, WireVariant, enum_name,
 };
 use crate::domain::{Currency, Product};
 use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
@@ -198,21 +198,6 @@ impl LineSink<'_> {
     fn lines(&self) -> u64 {
         self.roots + self.children
     }
-}
-
-fn status_name(status: &bulk_status::BulkOperationStatus) -> String {
-    use bulk_status::BulkOperationStatus as S;
-    match status {
-        S::CANCELED => "CANCELED",
-        S::CANCELING => "CANCELING",
-        S::COMPLETED => "COMPLETED",
-        S::CREATED => "CREATED",
-        S::EXPIRED => "EXPIRED",
-        S::FAILED => "FAILED",
-        S::RUNNING => "RUNNING",
-        S::Other(other) => other.as_str(),
-    }
-    .to_owned()
 }
 
 fn error_code_name(code: &bulk_status::BulkOperationErrorCode) -> String {
@@ -407,7 +392,7 @@ impl ShopifyClient {
                     operation: "BulkStatus",
                     reason: "unknown bulk operation id".to_owned(),
                 })?;
-            let status = status_name(&op.status);
+            let status = enum_name(&op.status);
             let object_count = parse_count(&op.object_count);
             progress(BulkProgress {
                 phase: BulkPhase::Running,

@@ -67,172 +67,94 @@ pub(crate) struct WireProduct {
 // ---------------------------------------------------------------------------
 // graphql_client types
 
-fn weight_unit_name(unit: &pp::WeightUnit) -> String {
-    match unit {
-        pp::WeightUnit::GRAMS => "GRAMS".to_owned(),
-        pp::WeightUnit::KILOGRAMS => "KILOGRAMS".to_owned(),
-        pp::WeightUnit::OUNCES => "OUNCES".to_owned(),
-        pp::WeightUnit::POUNDS => "POUNDS".to_owned(),
-        pp::WeightUnit::Other(other) => other.clone(),
+/// The wire name of a generated enum value (`"ACTIVE"`, `"DENY"`,
+/// `"GRAMS"`, or the unknown value as sent). graphql_client generates one
+/// enum type per operation; their serializers all print the GraphQL name.
+pub(crate) fn enum_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
     }
 }
 
-fn pvp_weight_unit_name(unit: &pvp::WeightUnit) -> String {
-    match unit {
-        pvp::WeightUnit::GRAMS => "GRAMS".to_owned(),
-        pvp::WeightUnit::KILOGRAMS => "KILOGRAMS".to_owned(),
-        pvp::WeightUnit::OUNCES => "OUNCES".to_owned(),
-        pvp::WeightUnit::POUNDS => "POUNDS".to_owned(),
-        pvp::WeightUnit::Other(other) => other.clone(),
-    }
-}
-
-fn policy_name(policy: &pp::ProductVariantInventoryPolicy) -> String {
-    match policy {
-        pp::ProductVariantInventoryPolicy::DENY => "DENY".to_owned(),
-        pp::ProductVariantInventoryPolicy::CONTINUE => "CONTINUE".to_owned(),
-        pp::ProductVariantInventoryPolicy::Other(other) => other.clone(),
-    }
-}
-
-fn pvp_policy_name(policy: &pvp::ProductVariantInventoryPolicy) -> String {
-    match policy {
-        pvp::ProductVariantInventoryPolicy::DENY => "DENY".to_owned(),
-        pvp::ProductVariantInventoryPolicy::CONTINUE => "CONTINUE".to_owned(),
-        pvp::ProductVariantInventoryPolicy::Other(other) => other.clone(),
-    }
-}
-
-fn status_name(status: &pp::ProductStatus) -> String {
-    match status {
-        pp::ProductStatus::ACTIVE => "ACTIVE".to_owned(),
-        pp::ProductStatus::ARCHIVED => "ARCHIVED".to_owned(),
-        pp::ProductStatus::DRAFT => "DRAFT".to_owned(),
-        pp::ProductStatus::UNLISTED => "UNLISTED".to_owned(),
-        pp::ProductStatus::Other(other) => other.clone(),
-    }
-}
-
-impl From<pp::ProductsPageProductsNodesMediaNodes> for Option<WireImage> {
-    fn from(node: pp::ProductsPageProductsNodesMediaNodes) -> Self {
-        match node.on {
-            pp::ProductsPageProductsNodesMediaNodesOn::MediaImage(m) => {
-                m.image.map(|i| WireImage {
-                    id: Some(node.id),
-                    url: i.url,
-                    alt_text: i.alt_text,
-                    width: i.width,
-                    height: i.height,
-                })
+/// `From<generated media node> for Option<WireImage>`: only `MediaImage`
+/// nodes with an image become images. One impl per generated node type.
+macro_rules! image_from_media_node {
+    ($node:ty, $on:path) => {
+        impl From<$node> for Option<WireImage> {
+            fn from(node: $node) -> Self {
+                use $on as On;
+                match node.on {
+                    On::MediaImage(m) => m.image.map(|i| WireImage {
+                        id: Some(node.id),
+                        url: i.url,
+                        alt_text: i.alt_text,
+                        width: i.width,
+                        height: i.height,
+                    }),
+                    _ => None,
+                }
             }
-            _ => None,
         }
-    }
+    };
 }
 
-impl From<pp::ProductsPageProductsNodesVariantsNodesMediaNodes> for Option<WireImage> {
-    fn from(node: pp::ProductsPageProductsNodesVariantsNodesMediaNodes) -> Self {
-        match node.on {
-            pp::ProductsPageProductsNodesVariantsNodesMediaNodesOn::MediaImage(m) => {
-                m.image.map(|i| WireImage {
-                    id: Some(node.id),
-                    url: i.url,
-                    alt_text: i.alt_text,
-                    width: i.width,
-                    height: i.height,
-                })
+image_from_media_node!(
+    pp::ProductsPageProductsNodesMediaNodes,
+    pp::ProductsPageProductsNodesMediaNodesOn
+);
+image_from_media_node!(
+    pp::ProductsPageProductsNodesVariantsNodesMediaNodes,
+    pp::ProductsPageProductsNodesVariantsNodesMediaNodesOn
+);
+image_from_media_node!(
+    pvp::ProductVariantsPageProductVariantsNodesMediaNodes,
+    pvp::ProductVariantsPageProductVariantsNodesMediaNodesOn
+);
+
+/// `From<generated variant node> for WireVariant`, for the variants of a
+/// products page and of a product's variants page (same selection).
+macro_rules! wire_variant_from_node {
+    ($node:ty) => {
+        impl From<$node> for WireVariant {
+            fn from(v: $node) -> Self {
+                WireVariant {
+                    id: v.id,
+                    title: v.title,
+                    sku: v.sku,
+                    barcode: v.barcode,
+                    price: v.price,
+                    compare_at_price: v.compare_at_price,
+                    inventory_quantity: v.inventory_quantity,
+                    inventory_policy: enum_name(&v.inventory_policy),
+                    available_for_sale: v.available_for_sale,
+                    position: v.position,
+                    selected_options: v
+                        .selected_options
+                        .into_iter()
+                        .map(|o| (o.name, o.value))
+                        .collect(),
+                    tracked: v.inventory_item.tracked,
+                    requires_shipping: v.inventory_item.requires_shipping,
+                    weight: v
+                        .inventory_item
+                        .measurement
+                        .weight
+                        .map(|w| (w.value, enum_name(&w.unit))),
+                    media: v
+                        .media
+                        .nodes
+                        .into_iter()
+                        .filter_map(Option::<WireImage>::from)
+                        .collect(),
+                }
             }
-            _ => None,
         }
-    }
+    };
 }
 
-impl From<pvp::ProductVariantsPageProductVariantsNodesMediaNodes> for Option<WireImage> {
-    fn from(node: pvp::ProductVariantsPageProductVariantsNodesMediaNodes) -> Self {
-        match node.on {
-            pvp::ProductVariantsPageProductVariantsNodesMediaNodesOn::MediaImage(m) => {
-                m.image.map(|i| WireImage {
-                    id: Some(node.id),
-                    url: i.url,
-                    alt_text: i.alt_text,
-                    width: i.width,
-                    height: i.height,
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-impl From<pp::ProductsPageProductsNodesVariantsNodes> for WireVariant {
-    fn from(v: pp::ProductsPageProductsNodesVariantsNodes) -> Self {
-        WireVariant {
-            id: v.id,
-            title: v.title,
-            sku: v.sku,
-            barcode: v.barcode,
-            price: v.price,
-            compare_at_price: v.compare_at_price,
-            inventory_quantity: v.inventory_quantity,
-            inventory_policy: policy_name(&v.inventory_policy),
-            available_for_sale: v.available_for_sale,
-            position: v.position,
-            selected_options: v
-                .selected_options
-                .into_iter()
-                .map(|o| (o.name, o.value))
-                .collect(),
-            tracked: v.inventory_item.tracked,
-            requires_shipping: v.inventory_item.requires_shipping,
-            weight: v
-                .inventory_item
-                .measurement
-                .weight
-                .map(|w| (w.value, weight_unit_name(&w.unit))),
-            media: v
-                .media
-                .nodes
-                .into_iter()
-                .filter_map(Option::<WireImage>::from)
-                .collect(),
-        }
-    }
-}
-
-impl From<pvp::ProductVariantsPageProductVariantsNodes> for WireVariant {
-    fn from(v: pvp::ProductVariantsPageProductVariantsNodes) -> Self {
-        WireVariant {
-            id: v.id,
-            title: v.title,
-            sku: v.sku,
-            barcode: v.barcode,
-            price: v.price,
-            compare_at_price: v.compare_at_price,
-            inventory_quantity: v.inventory_quantity,
-            inventory_policy: pvp_policy_name(&v.inventory_policy),
-            available_for_sale: v.available_for_sale,
-            position: v.position,
-            selected_options: v
-                .selected_options
-                .into_iter()
-                .map(|o| (o.name, o.value))
-                .collect(),
-            tracked: v.inventory_item.tracked,
-            requires_shipping: v.inventory_item.requires_shipping,
-            weight: v
-                .inventory_item
-                .measurement
-                .weight
-                .map(|w| (w.value, pvp_weight_unit_name(&w.unit))),
-            media: v
-                .media
-                .nodes
-                .into_iter()
-                .filter_map(Option::<WireImage>::from)
-                .collect(),
-        }
-    }
-}
+wire_variant_from_node!(pp::ProductsPageProductsNodesVariantsNodes);
+wire_variant_from_node!(pvp::ProductVariantsPageProductVariantsNodes);
 
 impl From<pp::ProductsPageProductsNodes> for WireProduct {
     /// Converts one product node. Only the variants of this page are
@@ -247,7 +169,7 @@ impl From<pp::ProductsPageProductsNodes> for WireProduct {
             vendor: p.vendor,
             product_type: p.product_type,
             tags: p.tags,
-            status: status_name(&p.status),
+            status: enum_name(&p.status),
             online_store_url: p.online_store_url,
             updated_at: p.updated_at,
             published: p.published_on_publication,

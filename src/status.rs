@@ -31,12 +31,13 @@ pub struct ShopStatus {
     pub held_feed: Option<HeldFeed>,
 }
 
-impl ShopStatus {
-    /// Ready means the shop has something to say: a published feed or a
-    /// recorded error.
-    pub fn is_ready(&self) -> bool {
-        self.feed.is_some() || self.last_error.is_some()
-    }
+/// Whether `shop` has a published feed or a recorded error: `/readyz`'s
+/// question, answered with two point reads (no catalog scan).
+///
+/// # Errors
+/// Store I/O.
+pub fn shop_is_ready(store: &Store, shop: &ShopId) -> Result<bool, StoreError> {
+    Ok(store.feed_meta(shop)?.is_some() || store.sync_state(shop)?.last_error.is_some())
 }
 
 /// Reads the status of one shop.

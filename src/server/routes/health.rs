@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::server::{ApiError, ServerState};
-use crate::status::shop_status;
+use crate::status::shop_is_ready;
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -18,8 +18,7 @@ pub async fn readyz(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let mut waiting = Vec::new();
     for entry in state.shops.values().filter(|e| e.enabled) {
-        let status = shop_status(&state.store, &entry.id, entry.enabled)?;
-        if !status.is_ready() {
+        if !shop_is_ready(&state.store, &entry.id)? {
             waiting.push(entry.id.to_string());
         }
     }

@@ -8,6 +8,8 @@
 //!   generations, scratch space for bulk imports.
 //! - [`source`]: catalog sources; [`source::shopify`] talks to the Shopify
 //!   Admin GraphQL API (auth, cost-based throttle, bulk operations).
+//! - [`checkout`]: ACP checkout sessions: model, wire versions, service.
+//! - [`payment`]: payment providers (Stripe shared payment tokens).
 //! - [`feed`]: turns domain products into validated ACP/OpenAI feed rows and
 //!   encodes them.
 //! - [`sync`]: one sync run of one shop: source → store → feed generation.
@@ -21,12 +23,14 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod feed;
 pub mod metrics;
+pub mod payment;
 pub mod scheduler;
 pub mod server;
 pub mod source;

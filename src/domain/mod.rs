@@ -4,12 +4,17 @@
 //! wire types into these, the store persists them, the feed reads them.
 
 mod catalog;
+mod commerce;
 mod money;
 mod shop;
 
 pub use catalog::{
     Availability, InventoryPolicy, Media, Platform, Product, ProductOption, ProductStatus,
     SelectedOption, Variant, Weight, WeightUnit,
+};
+pub use commerce::{
+    Buyer, CartLine, CountryCode, CountryCodeError, PostalAddress, Quote, QuotedLine, ShippingRate,
+    TaxLine,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use shop::{ShopFacts, ShopId, ShopIdError, ShopPolicies};

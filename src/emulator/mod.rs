@@ -6,4 +6,7 @@
 //! of them is used by the daemon in production.
 //!
 //! - [`shopify`]: the Shopify Admin GraphQL API of one shop.
+//! - [`stripe`]: the Stripe API parts checkout uses (shared payment tokens,
+//!   PaymentIntents, refunds).
 pub mod shopify;
+pub mod stripe;

@@ -1,0 +1,1 @@
+//! An emulator of the Stripe API parts the checkout uses.

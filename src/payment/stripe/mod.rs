@@ -1,0 +1,1 @@
+//! Stripe client: shared payment tokens (SPT) and PaymentIntents.

@@ -85,7 +85,10 @@ impl Store {
     pub fn upsert_products(&self, shop: &ShopId, products: &[Product]) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         for p in products {
-            batch.insert(keys::product(shop.as_str(), &p.id), keys::encode(p));
+            batch.insert(
+                keys::product(shop.as_str(), &p.id),
+                keys::encode_compressed(p),
+            );
         }
         self.catalog()?.apply_batch(batch)?;
         Ok(())
@@ -114,7 +117,10 @@ impl Store {
         state.cursor = Some(state.cursor.map_or(cursor, |c| c.max(cursor)));
         let mut batch = Batch::default();
         for p in products {
-            batch.insert(keys::product(shop.as_str(), &p.id), keys::encode(p));
+            batch.insert(
+                keys::product(shop.as_str(), &p.id),
+                keys::encode_compressed(p),
+            );
         }
         for id in removed_ids {
             batch.remove(keys::product(shop.as_str(), id));

@@ -5,9 +5,8 @@
 //!   `f\0{shop}` → ShopFacts. One tree, so a sync's products and its cursor
 //!   commit in one atomic batch.
 //! - `feed`: `m\0{shop}` → FeedMeta (the published pointer),
-//!   `r\0{shop}` → FeedReport, `h\0{shop}` → HeldFeed,
-//!   `c\0{shop}\0{generation:u64 BE}\0{artifact}\0{chunk:u32 BE}` → bytes,
-//!   `x\0{shop}\0{item_id}` → row content hash.
+//!   `h\0{shop}` → HeldFeed. The artifacts, the report and the row-hash
+//!   index of each generation are files (see `feed.rs`).
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -16,8 +15,13 @@ use super::StoreError;
 pub(super) const CATALOG_TREE: &str = "catalog";
 pub(super) const FEED_TREE: &str = "feed";
 
-/// Current value format: version byte 1 followed by JSON.
+/// Value format 1: version byte followed by JSON.
 const VALUE_VERSION: u8 = 1;
+/// Value format 2: version byte followed by raw-deflate-compressed JSON.
+/// Used for products, the bulk of the store: a product's JSON (HTML
+/// description, options, media URLs) compresses about 3-4×, and sled keeps
+/// roughly as many bytes resident as it has written (see BENCHMARKS.md).
+const VALUE_VERSION_DEFLATE: u8 = 2;
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
@@ -53,57 +57,8 @@ pub(super) fn feed_meta(shop: &str) -> Vec<u8> {
     key(&[b"m", shop.as_bytes()])
 }
 
-pub(super) fn feed_report(shop: &str) -> Vec<u8> {
-    key(&[b"r", shop.as_bytes()])
-}
-
 pub(super) fn feed_held(shop: &str) -> Vec<u8> {
     key(&[b"h", shop.as_bytes()])
-}
-
-pub(super) fn all_chunks_prefix(shop: &str) -> Vec<u8> {
-    let mut k = key(&[b"c", shop.as_bytes()]);
-    k.push(0);
-    k
-}
-
-pub(super) fn artifact_prefix(shop: &str, generation: u64, artifact: &str) -> Vec<u8> {
-    let mut k = key(&[
-        b"c",
-        shop.as_bytes(),
-        &generation.to_be_bytes(),
-        artifact.as_bytes(),
-    ]);
-    k.push(0);
-    k
-}
-
-pub(super) fn chunk(shop: &str, generation: u64, artifact: &str, index: u32) -> Vec<u8> {
-    key(&[
-        b"c",
-        shop.as_bytes(),
-        &generation.to_be_bytes(),
-        artifact.as_bytes(),
-        &index.to_be_bytes(),
-    ])
-}
-
-/// The generation number encoded in a chunk key, if the key is one.
-pub(super) fn chunk_generation(shop: &str, key: &[u8]) -> Option<u64> {
-    let prefix = all_chunks_prefix(shop);
-    let rest = key.strip_prefix(prefix.as_slice())?;
-    let bytes: [u8; 8] = rest.get(..8)?.try_into().ok()?;
-    Some(u64::from_be_bytes(bytes))
-}
-
-pub(super) fn row_hash(shop: &str, item_id: &str) -> Vec<u8> {
-    key(&[b"x", shop.as_bytes(), item_id.as_bytes()])
-}
-
-pub(super) fn row_hashes_prefix(shop: &str) -> Vec<u8> {
-    let mut k = key(&[b"x", shop.as_bytes()]);
-    k.push(0);
-    k
 }
 
 /// Serializes a value with the version byte.
@@ -118,7 +73,24 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-/// Decodes a value written by [`encode`].
+/// Serializes a value as compressed JSON with the version byte (format 2).
+pub(super) fn encode_compressed<T: Serialize>(value: &T) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = flate2::write::DeflateEncoder::new(
+        vec![VALUE_VERSION_DEFLATE],
+        flate2::Compression::fast(),
+    );
+    let written = serde_json::to_writer(&mut out, value)
+        .map_err(std::io::Error::other)
+        .and_then(|()| out.flush());
+    match (written, out.finish()) {
+        (Ok(()), Ok(bytes)) => bytes,
+        // Writing into a Vec cannot fail; fall back to the plain format.
+        _ => encode(value),
+    }
+}
+
+/// Decodes a value written by [`encode`] or [`encode_compressed`].
 pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     let printable = || String::from_utf8_lossy(key).replace('\0', "/");
     match bytes.split_first() {
@@ -128,6 +100,18 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
                 source,
             })
         }
+        Some((&VALUE_VERSION_DEFLATE, body)) => {
+            use std::io::Read;
+            let mut json = Vec::with_capacity(body.len() * 4);
+            let corrupt = |source| StoreError::Corrupt {
+                key: printable(),
+                source,
+            };
+            flate2::read::DeflateDecoder::new(body)
+                .read_to_end(&mut json)
+                .map_err(|e| corrupt(serde_json::Error::io(e)))?;
+            serde_json::from_slice(&json).map_err(corrupt)
+        }
         Some((&version, _)) => Err(StoreError::UnknownVersion {
             key: printable(),
             version,
@@ -136,5 +120,43 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
             key: printable(),
             version: 0,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Sample {
+        name: String,
+        n: u32,
+    }
+
+    #[test]
+    fn both_value_formats_round_trip_and_unknown_versions_are_refused() {
+        let value = Sample {
+            name: "<p>A long description</p>".repeat(20),
+            n: 7,
+        };
+        let plain = encode(&value);
+        let packed = encode_compressed(&value);
+        assert_eq!(plain[0], VALUE_VERSION);
+        assert_eq!(packed[0], VALUE_VERSION_DEFLATE);
+        assert!(packed.len() * 3 < plain.len(), "{} vs {}", packed.len(), plain.len());
+        assert_eq!(decode::<Sample>(b"k", &plain).unwrap(), value);
+        assert_eq!(decode::<Sample>(b"k", &packed).unwrap(), value);
+        let mut future = packed.clone();
+        future[0] = 9;
+        assert!(matches!(
+            decode::<Sample>(b"k", &future),
+            Err(StoreError::UnknownVersion { version: 9, .. })
+        ));
+        let mut broken = packed;
+        broken.truncate(broken.len() / 2);
+        assert!(matches!(
+            decode::<Sample>(b"k", &broken),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 }

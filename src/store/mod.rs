@@ -15,7 +15,8 @@ pub use feed::{
 };
 pub use scratch::Scratch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,14 @@ pub enum StoreError {
     },
     #[error("stored value under {key} has unknown format version {version}")]
     UnknownVersion { key: String, version: u8 },
+    #[error("scratch file I/O failed")]
+    Scratch(#[source] std::io::Error),
+    #[error("feed artifact I/O failed at {path}")]
+    Artifact {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// sled's page cache. Its default (1 GiB) lets resident memory grow with the
@@ -43,10 +52,20 @@ pub enum StoreError {
 /// stream, so a modest cache keeps memory flat without slowing syncs much.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Handle to the daemon's sled database. Cheap to clone.
+/// Handle to the daemon's sled database and the file areas next to it.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    files: Arc<FileArea>,
+}
+
+/// Directories beside sled's own files: immutable feed artifacts
+/// (`feeds/`) and anonymous scratch files (`tmp/`).
+struct FileArea {
+    root: PathBuf,
+    /// Keeps a temporary store's directory alive.
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl Store {
@@ -63,7 +82,13 @@ impl Store {
                 path: dir.display().to_string(),
                 source,
             })?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            files: Arc::new(FileArea {
+                root: dir.to_path_buf(),
+                _temp: None,
+            }),
+        })
     }
 
     /// A throwaway in-memory store for tests and benchmarks.
@@ -72,7 +97,14 @@ impl Store {
     /// When sled cannot create its temporary files.
     pub fn temporary() -> Result<Self, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Ok(Store { db })
+        let temp = tempfile::tempdir().map_err(StoreError::Scratch)?;
+        Ok(Store {
+            db,
+            files: Arc::new(FileArea {
+                root: temp.path().to_path_buf(),
+                _temp: Some(temp),
+            }),
+        })
     }
 
     /// Flushes every pending write to disk (called at shutdown).
@@ -84,12 +116,12 @@ impl Store {
         Ok(())
     }
 
-    /// A scratch area named `name` for `shop`, emptied on creation. Used for
-    /// large imports (bulk JSONL) that must not be held in memory.
+    /// A new, empty scratch area for large imports (bulk JSONL) that must
+    /// not be held in memory.
     ///
     /// # Errors
-    /// Store I/O.
-    pub fn scratch(&self, shop: &str, name: &str) -> Result<Scratch, StoreError> {
-        Scratch::create(&self.db, shop, name)
+    /// When the scratch file cannot be created.
+    pub fn scratch(&self) -> Result<Scratch, StoreError> {
+        Scratch::create(&self.files.root.join("tmp"))
     }
 }

@@ -1,78 +1,301 @@
-//! Scratch trees: ordered byte maps for imports too large for memory.
+//! Scratch areas: ordered byte maps for imports too large for memory.
+//!
+//! Values are appended to an anonymous temporary file (unlinked at creation,
+//! so a crash leaves nothing behind) and only a compact index stays in
+//! memory: the keys in one arena plus 24 bytes per entry. The index is sorted
+//! lazily, on the first read after a write, so an import that writes
+//! everything and then reads everything sorts once.
+//!
+//! Scratch data never goes through sled: bulk imports write hundreds of
+//! megabytes once and read them once, and sled keeps a large share of what
+//! it writes resident (see BENCHMARKS.md).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use super::StoreError;
 
-/// An ordered key/value scratch area backed by its own sled tree. Emptied
-/// when created and dropped from the database by [`Scratch::discard`].
+/// One index entry; keys live in [`Index::keys`].
+#[derive(Clone, Copy)]
+struct Entry {
+    key_at: u32,
+    key_len: u32,
+    value_at: u64,
+    value_len: u32,
+    /// Insertion order, so the last write of a key wins.
+    seq: u32,
+}
+
+struct Index {
+    keys: Vec<u8>,
+    entries: Vec<Entry>,
+    sorted: bool,
+    /// Bytes appended to the file so far.
+    end: u64,
+    writer: BufWriter<File>,
+}
+
+impl Index {
+    fn key(&self, e: &Entry) -> &[u8] {
+        &self.keys[e.key_at as usize..(e.key_at + e.key_len) as usize]
+    }
+
+    /// Sorts by key and drops overwritten entries; flushes pending values so
+    /// positional reads see them.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        self.writer.flush().map_err(StoreError::Scratch)?;
+        if self.sorted {
+            return Ok(());
+        }
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)).then(a.seq.cmp(&b.seq)));
+        // Keep the last write of each key.
+        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match kept.last_mut() {
+                Some(last) if self.key(last) == self.key(&e) => *last = e,
+                _ => kept.push(e),
+            }
+        }
+        self.entries = kept;
+        self.sorted = true;
+        Ok(())
+    }
+
+    /// Index of the first entry whose key is `>= probe`.
+    fn lower_bound(&self, probe: &[u8]) -> usize {
+        self.entries.partition_point(|e| self.key(e) < probe)
+    }
+}
+
+/// An ordered key/value scratch area. Emptied when created; its file
+/// disappears when the `Scratch` is dropped or [`Scratch::discard`]ed.
 pub struct Scratch {
-    db: sled::Db,
-    tree: sled::Tree,
+    index: Mutex<Index>,
+    /// A second handle for positional reads (no shared cursor).
+    reader: File,
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Scratch(e)
 }
 
 impl Scratch {
-    pub(super) fn create(db: &sled::Db, shop: &str, name: &str) -> Result<Self, StoreError> {
-        let tree = db.open_tree(format!("scratch/{shop}/{name}"))?;
-        tree.clear()?;
+    pub(super) fn create(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = tempfile::tempfile_in(dir).map_err(io)?;
+        let reader = file.try_clone().map_err(io)?;
         Ok(Scratch {
-            db: db.clone(),
-            tree,
+            index: Mutex::new(Index {
+                keys: Vec::new(),
+                entries: Vec::new(),
+                sorted: true,
+                end: 0,
+                writer: BufWriter::with_capacity(1 << 20, file),
+            }),
+            reader,
         })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Inserts or overwrites `key`.
     ///
     /// # Errors
-    /// Store I/O.
+    /// File I/O, or an area over 4 GiB of keys.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.tree.insert(key, value)?;
+        let mut index = self.lock();
+        let seq = u32::try_from(index.entries.len()).map_err(|_| too_big())?;
+        let key_at = u32::try_from(index.keys.len()).map_err(|_| too_big())?;
+        let key_len = u32::try_from(key.len()).map_err(|_| too_big())?;
+        let value_len = u32::try_from(value.len()).map_err(|_| too_big())?;
+        index.writer.write_all(value).map_err(io)?;
+        let value_at = index.end;
+        index.end += u64::from(value_len);
+        index.keys.extend_from_slice(key);
+        let entry = Entry {
+            key_at,
+            key_len,
+            value_at,
+            value_len,
+            seq,
+        };
+        if index.sorted
+            && let Some(last) = index.entries.last()
+            && index.key(last) >= key
+        {
+            index.sorted = false;
+        }
+        index.entries.push(entry);
         Ok(())
     }
 
-    /// Inserts many entries in one sled batch (much cheaper per entry than
-    /// single inserts for bulk imports).
+    /// Inserts many entries.
     ///
     /// # Errors
-    /// Store I/O.
+    /// As [`Scratch::insert`].
     pub fn insert_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for (k, v) in entries {
-            batch.insert(k.as_slice(), v.as_slice());
+            self.insert(k, v)?;
         }
-        self.tree.apply_batch(batch)?;
         Ok(())
     }
 
-    /// # Errors
-    /// Store I/O.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    fn read_value(&self, e: &Entry) -> Result<Vec<u8>, StoreError> {
+        let mut value = vec![0; e.value_len as usize];
+        self.reader.read_exact_at(&mut value, e.value_at).map_err(io)?;
+        Ok(value)
     }
 
-    /// Every entry whose key starts with `prefix`, in key order.
+    /// # Errors
+    /// File I/O.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let entry = {
+            let mut index = self.lock();
+            index.settle()?;
+            let at = index.lower_bound(key);
+            index
+                .entries
+                .get(at)
+                .filter(|e| index.key(e) == key)
+                .copied()
+        };
+        entry.map(|e| self.read_value(&e)).transpose()
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order. The matching
+    /// keys are collected up front; values are read as the iterator advances,
+    /// so scans may nest.
     pub fn scan_prefix(
         &self,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
-        self.tree.scan_prefix(prefix).map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(StoreError::from)
-        })
+        let found: Result<Vec<(Vec<u8>, Entry)>, StoreError> = (|| {
+            let mut index = self.lock();
+            index.settle()?;
+            let start = index.lower_bound(prefix);
+            Ok(index.entries[start..]
+                .iter()
+                .map_while(|e| {
+                    let key = index.key(e);
+                    key.starts_with(prefix).then(|| (key.to_vec(), *e))
+                })
+                .collect())
+        })();
+        let (found, error) = match found {
+            Ok(found) => (found, None),
+            Err(e) => (Vec::new(), Some(Err(e))),
+        };
+        error.into_iter().chain(
+            found
+                .into_iter()
+                .map(move |(key, e)| self.read_value(&e).map(|v| (key, v))),
+        )
     }
 
+    /// Entries, counting each key once.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        let mut index = self.lock();
+        if index.settle().is_err() {
+            return index.entries.len();
+        }
+        index.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.lock().entries.is_empty()
     }
 
-    /// Removes the scratch tree and its contents.
+    /// Drops the area and its file.
     ///
     /// # Errors
-    /// Store I/O.
+    /// Never in practice; kept for callers that discard explicitly.
     pub fn discard(self) -> Result<(), StoreError> {
-        self.db.drop_tree(self.tree.name())?;
+        drop(self);
         Ok(())
+    }
+}
+
+fn too_big() -> StoreError {
+    StoreError::Scratch(std::io::Error::other(
+        "scratch area exceeds 4 GiB of keys or 2^32 entries",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> (tempfile::TempDir, Scratch) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Scratch::create(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn scans_return_prefix_matches_in_key_order_with_last_write_winning() {
+        let (_dir, s) = scratch();
+        s.insert(b"c/p/2/v/9", b"v9").unwrap();
+        s.insert(b"p/2", b"old").unwrap();
+        s.insert(b"p/10", b"ten").unwrap();
+        s.insert(b"c/p/2/v/3", b"v3").unwrap();
+        s.insert(b"p/2", b"new").unwrap();
+        let scan = |p: &[u8]| -> Vec<(String, String)> {
+            s.scan_prefix(p)
+                .map(|r| {
+                    let (k, v) = r.unwrap();
+                    (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
+                })
+                .collect()
+        };
+        assert_eq!(
+            scan(b"p/"),
+            vec![("p/10".into(), "ten".into()), ("p/2".into(), "new".into())]
+        );
+        assert_eq!(
+            scan(b"c/p/2/"),
+            vec![
+                ("c/p/2/v/3".into(), "v3".into()),
+                ("c/p/2/v/9".into(), "v9".into())
+            ]
+        );
+        assert!(scan(b"x").is_empty());
+        assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn scans_nest_and_writes_after_reads_are_seen() {
+        let (_dir, s) = scratch();
+        for i in 0..100u32 {
+            s.insert(format!("p/{i:03}").as_bytes(), &i.to_le_bytes())
+                .unwrap();
+            s.insert(format!("c/{i:03}/a").as_bytes(), b"child").unwrap();
+        }
+        let mut children = 0;
+        for entry in s.scan_prefix(b"p/") {
+            let (key, _) = entry.unwrap();
+            let id = &key[2..];
+            let mut prefix = b"c/".to_vec();
+            prefix.extend_from_slice(id);
+            children += s.scan_prefix(&prefix).count();
+        }
+        assert_eq!(children, 100);
+        assert_eq!(s.get(b"p/042").unwrap(), Some(42u32.to_le_bytes().to_vec()));
+        s.insert(b"p/042", b"again").unwrap();
+        assert_eq!(s.get(b"p/042").unwrap(), Some(b"again".to_vec()));
+        assert_eq!(s.get(b"p/999").unwrap(), None);
+    }
+
+    #[test]
+    fn the_file_leaves_no_trace_in_the_directory() {
+        let (dir, s) = scratch();
+        s.insert(b"k", b"v").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        s.discard().unwrap();
     }
 }

@@ -255,7 +255,7 @@ impl ShopSync {
         let started = Utc::now();
 
         progress(SyncProgress::Stage("running bulk operation"));
-        let scratch = self.store.scratch(self.settings.id.as_str(), "bulk")?;
+        let scratch = self.store.scratch()?;
         let outcome = self
             .client
             .run_bulk_products(&publication, &scratch, |p| {
@@ -427,7 +427,8 @@ fn apply_full_catalog(
     bulk: &crate::store::Scratch,
     currency: crate::domain::Currency,
 ) -> Result<(u64, u64), SyncError> {
-    let seen = store.scratch(shop.as_str(), "seen")?;
+    // Product ids seen in the bulk output; small (ids only), so in memory.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut batch: Vec<Product> = Vec::with_capacity(WRITE_BATCH);
     let mut written = 0u64;
     let mut failure: Option<StoreError> = None;
@@ -436,7 +437,7 @@ fn apply_full_catalog(
             return;
         }
         let result = (|| -> Result<(), StoreError> {
-            seen.insert(product.id.as_bytes(), b"")?;
+            seen.insert(product.id.clone());
             if store.product(shop, &product.id)?.as_ref() != Some(&product) {
                 batch.push(product);
                 if batch.len() >= WRITE_BATCH {
@@ -460,12 +461,11 @@ fn apply_full_catalog(
     let mut gone = Vec::new();
     for id in store.product_ids(shop)? {
         let id = id?;
-        if seen.get(id.as_bytes())?.is_none() {
+        if !seen.contains(&id) {
             gone.push(id);
         }
     }
     store.remove_products(shop, &gone)?;
-    seen.discard()?;
     Ok((written, gone.len() as u64))
 }
 

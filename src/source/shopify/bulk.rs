@@ -723,7 +723,7 @@ mod tests {
     #[test]
     fn fixture_lines_in_any_order_reassemble_into_complete_products() {
         let store = Store::temporary().unwrap();
-        let scratch = store.scratch("test", "bulk").unwrap();
+        let scratch = store.scratch().unwrap();
         let body = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/shopify/bulk_products.jsonl"

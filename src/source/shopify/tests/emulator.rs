@@ -285,7 +285,7 @@ async fn assert_bulk_matches_paging(data: ShopData) {
     let client = ShopifyClient::new(client_for(&emulator, &base, static_token())).unwrap();
     let publication = emulator.online_store_publication_id();
     let store = Store::temporary().unwrap();
-    let scratch = store.scratch("emulated", "bulk").unwrap();
+    let scratch = store.scratch().unwrap();
 
     let outcome = client
         .run_bulk_products(&publication, &scratch, |_| {})
@@ -324,7 +324,7 @@ async fn a_failed_bulk_operation_surfaces_its_error_code() {
         .faults()
         .fail_bulk_operations(1, BulkErrorCode::InternalServerError);
     let store = Store::temporary().unwrap();
-    let scratch = store.scratch("emulated", "bulk").unwrap();
+    let scratch = store.scratch().unwrap();
 
     let err = client
         .run_bulk_products(&emulator.online_store_publication_id(), &scratch, |_| {})

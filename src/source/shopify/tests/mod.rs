@@ -630,7 +630,7 @@ async fn a_bulk_run_streams_out_of_order_lines_into_scratch_and_reassembles_comp
     .await;
     let client = ShopifyClient::new(settings(&fake.url, token_auth())).unwrap();
     let store = Store::temporary().unwrap();
-    let scratch = store.scratch("acme", "bulk").unwrap();
+    let scratch = store.scratch().unwrap();
     let mut phases = Vec::new();
 
     let outcome = client
@@ -714,7 +714,7 @@ async fn a_failed_bulk_operation_is_reported_with_its_error_code() {
     .await;
     let client = ShopifyClient::new(settings(&fake.url, token_auth())).unwrap();
     let store = Store::temporary().unwrap();
-    let scratch = store.scratch("acme", "bulk").unwrap();
+    let scratch = store.scratch().unwrap();
 
     let err = client
         .run_bulk_products("gid://shopify/Publication/1", &scratch, |_| {})
@@ -745,7 +745,7 @@ async fn other_bulk_start_user_errors_fail_without_retrying() {
     .await;
     let client = ShopifyClient::new(settings(&fake.url, token_auth())).unwrap();
     let store = Store::temporary().unwrap();
-    let scratch = store.scratch("acme", "bulk").unwrap();
+    let scratch = store.scratch().unwrap();
 
     let err = client
         .run_bulk_products("gid://shopify/Publication/1", &scratch, |_| {})

@@ -421,6 +421,9 @@ fn summary(kind: SyncKind, written: u64, removed: u64, feed: &GenerationOutcome)
 /// Writes the reassembled bulk catalog (only products that changed) and
 /// removes stored products the bulk output no longer contains. Returns
 /// (written, removed).
+/// Products reassembled ahead of the writer during a full sync.
+const ASSEMBLE_AHEAD: usize = 256;
+
 fn apply_full_catalog(
     store: &Store,
     shop: &ShopId,
@@ -431,30 +434,42 @@ fn apply_full_catalog(
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut batch: Vec<Product> = Vec::with_capacity(WRITE_BATCH);
     let mut written = 0u64;
-    let mut failure: Option<StoreError> = None;
-    crate::source::shopify::assemble_bulk_products(bulk, currency, |product| {
-        if failure.is_some() {
-            return;
-        }
-        let result = (|| -> Result<(), StoreError> {
-            seen.insert(product.id.clone());
-            if store.product(shop, &product.id)?.as_ref() != Some(&product) {
-                batch.push(product);
-                if batch.len() >= WRITE_BATCH {
-                    store.upsert_products(shop, &batch)?;
-                    written += batch.len() as u64;
-                    batch.clear();
+    // Reassembly (reading and parsing bulk lines) runs on its own thread,
+    // ahead of comparing, compressing and writing on this one; the bounded
+    // channel keeps memory flat.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Product>(ASSEMBLE_AHEAD);
+    std::thread::scope(|scope| -> Result<(), SyncError> {
+        let assembler = std::thread::Builder::new()
+            .name("bulk-assemble".into())
+            .spawn_scoped(scope, move || {
+                crate::source::shopify::assemble_bulk_products(bulk, currency, |product| {
+                    // A closed channel means the writer failed; its error wins.
+                    let _ = tx.send(product);
+                })
+            })
+            .map_err(|e| SyncError::Join(e.to_string()))?;
+        let mut write = || -> Result<(), StoreError> {
+            for product in rx {
+                seen.insert(product.id.clone());
+                if store.product(shop, &product.id)?.as_ref() != Some(&product) {
+                    batch.push(product);
+                    if batch.len() >= WRITE_BATCH {
+                        store.upsert_products(shop, &batch)?;
+                        written += batch.len() as u64;
+                        batch.clear();
+                    }
                 }
             }
             Ok(())
-        })();
-        if let Err(e) = result {
-            failure = Some(e);
-        }
+        };
+        let wrote = write();
+        let assembled = assembler
+            .join()
+            .map_err(|_| SyncError::Join("bulk assembler panicked".into()))?;
+        wrote?;
+        assembled?;
+        Ok(())
     })?;
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
     store.upsert_products(shop, &batch)?;
     written += batch.len() as u64;
 

@@ -10,6 +10,8 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
+use super::pricing::PricingRules;
+
 /// A money amount in minor units (cents for USD); printed as `"79.99"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Price(pub i64);
@@ -357,6 +359,8 @@ pub struct ShopData {
     /// The first publication is the Online Store.
     pub publications: Vec<Publication>,
     pub products: Vec<Product>,
+    /// Taxes, shipping zones and automatic discounts (checkout pricing).
+    pub pricing: PricingRules,
 }
 
 /// Formats epoch milliseconds the way Shopify prints `DateTime`

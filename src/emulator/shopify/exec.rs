@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use apollo_compiler::ast::{Type, Value};
+use apollo_compiler::ast::Type;
 use apollo_compiler::executable::{Field, Operation, SelectionSet};
 use apollo_compiler::parser::SourceSpan;
 use apollo_compiler::response::{JsonMap, JsonValue};
@@ -269,7 +269,7 @@ impl<'a> Executor<'a> {
             }
             self.path.push(Seg::Key(key));
             let args = self.arguments(field);
-            let resolved = obj.resolve(field.name.as_str(), &args, &self.cx);
+            let resolved = obj.resolve_keyed(key, field.name.as_str(), &args, &self.cx);
             let is_mutation_field = type_name == "Mutation";
             if is_mutation_field {
                 self.cost += 10;
@@ -469,23 +469,23 @@ impl<'a> Executor<'a> {
 
     /// Coerced arguments of a field: literals, variables, then defaults.
     fn arguments(&self, field: &Field) -> JsonMap {
-        let mut args = JsonMap::new();
-        for def in &field.definition.arguments {
-            let given = field
-                .arguments
-                .iter()
-                .find(|a| a.name == def.name)
-                .and_then(|a| self.value(&a.value));
-            let value = given.or_else(|| def.default_value.as_ref().and_then(|d| self.value(d)));
-            if let Some(v) = value {
-                args.insert(def.name.as_str(), v);
-            }
-        }
-        args
+        field_arguments(field, self.vars)
     }
+}
 
-    /// A literal or variable as JSON; `None` for an absent variable.
-    pub(crate) fn value(&self, value: &Value) -> Option<JsonValue> {
-        literal(value, self.vars)
+/// Coerced arguments of a field: literals, variables, then defaults.
+pub(crate) fn field_arguments(field: &Field, vars: &JsonMap) -> JsonMap {
+    let mut args = JsonMap::new();
+    for def in &field.definition.arguments {
+        let given = field
+            .arguments
+            .iter()
+            .find(|a| a.name == def.name)
+            .and_then(|a| literal(&a.value, vars));
+        let value = given.or_else(|| def.default_value.as_ref().and_then(|d| literal(d, vars)));
+        if let Some(v) = value {
+            args.insert(def.name.as_str(), v);
+        }
     }
+    args
 }

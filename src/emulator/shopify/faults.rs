@@ -1,6 +1,7 @@
 //! Fault injection: scripted failures the emulator applies to the next
 //! requests or bulk operations (5xx, hangs, throttle storms, HTTP 429,
-//! failed or slow bulk operations, revoked tokens).
+//! failed or slow bulk operations, revoked tokens), `orderCreate` responses
+//! lost after the order was committed, and a lagging order search index.
 //!
 //! Each fault is a counter consumed by the request path; nothing here runs
 //! on its own.
@@ -33,6 +34,27 @@ impl BulkErrorCode {
     }
 }
 
+/// How a committed `orderCreate` response is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostResponse {
+    /// The order is stored, then the client gets HTTP 502 (a gateway that
+    /// timed out waiting for Shopify).
+    BadGateway,
+    /// The order is stored, then the connection drops before the body is
+    /// complete.
+    Disconnect,
+}
+
+/// How long new orders stay invisible to `orders` searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexDelay {
+    /// Hidden from the next `n` searches after their creation.
+    Searches(u32),
+    /// Hidden for this long after their creation (tokio time, so paused
+    /// test clocks apply).
+    For(Duration),
+}
+
 #[derive(Default)]
 struct FaultState {
     fail: Option<(u32, StatusCode)>,
@@ -42,6 +64,8 @@ struct FaultState {
     bulk_fail: Option<(u32, BulkErrorCode)>,
     bulk_extra_delay: Duration,
     revoked: HashSet<String>,
+    lost_order_create: Option<(u32, LostResponse)>,
+    order_index_delay: Option<IndexDelay>,
 }
 
 /// The fault controls of one emulator (`emulator.faults()`).
@@ -111,6 +135,18 @@ impl Faults {
         lock(&self.state).revoked.insert(token.to_owned());
     }
 
+    /// The next `n` requests that run `orderCreate` commit their work and
+    /// then lose the response as `how` says.
+    pub fn lose_order_create_responses(&self, n: u32, how: LostResponse) {
+        lock(&self.state).lost_order_create = (n > 0).then_some((n, how));
+    }
+
+    /// Orders created from now on reach the search index late (`None`:
+    /// immediately again). `order(id:)` is never delayed.
+    pub fn delay_order_indexing(&self, delay: Option<IndexDelay>) {
+        lock(&self.state).order_index_delay = delay;
+    }
+
     /// Removes every scripted fault (revocations included).
     pub fn clear(&self) {
         *lock(&self.state) = FaultState::default();
@@ -143,6 +179,14 @@ impl Faults {
 
     pub(crate) fn bulk_extra_delay(&self) -> Duration {
         lock(&self.state).bulk_extra_delay
+    }
+
+    pub(crate) fn take_lost_order_create(&self) -> Option<LostResponse> {
+        take(&mut lock(&self.state).lost_order_create)
+    }
+
+    pub(crate) fn order_index_delay(&self) -> Option<IndexDelay> {
+        lock(&self.state).order_index_delay
     }
 
     pub(crate) fn is_revoked(&self, token: &str) -> bool {

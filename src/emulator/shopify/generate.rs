@@ -206,6 +206,7 @@ impl ShopData {
             shop: sample_shop(),
             publications,
             products: out,
+            pricing: super::pricing_sample::sample_pricing(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The GraphQL request pipeline after HTTP concerns: parse and validate
 //! (cached), pick the operation, coerce variables, compute the requested
 //! cost, reject `MAX_COST_EXCEEDED`, apply the throttle (storm fault or
-//! bucket), execute, refund unused points and attach `extensions.cost`.
+//! bucket), apply stateful mutation fields (`mutate.rs`), execute, refund
+//! unused points and attach `extensions.cost`.
 
 use std::sync::Arc;
 
@@ -14,11 +15,26 @@ use super::cost::requested_cost;
 use super::exec::{
     Executor, code_extensions, coerce_variables, error, parse_document, select_operation,
 };
+use super::faults::LostResponse;
+use super::mutate::{Applied, apply};
 use super::resolve::{BulkHost, Context, Obj};
 use super::{Inner, lock, read};
 
 /// Documents kept parsed; cleared when full.
 const DOC_CACHE_LIMIT: usize = 256;
+
+/// A response body, and whether an injected fault loses it after the work
+/// was committed.
+pub(crate) struct Ran {
+    pub body: JsonValue,
+    pub lost: Option<LostResponse>,
+}
+
+impl From<JsonValue> for Ran {
+    fn from(body: JsonValue) -> Self {
+        Ran { body, lost: None }
+    }
+}
 
 /// One decoded GraphQL request.
 pub(crate) struct GraphqlRequest {
@@ -77,19 +93,20 @@ fn document(inner: &Inner, query: &str) -> Result<Arc<Valid<ExecutableDocument>>
     Ok(doc)
 }
 
-/// Runs one request and returns the response body (always HTTP 200).
-pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> JsonValue {
+/// Runs one request and returns the response body (HTTP 200 unless a
+/// lost-response fault says otherwise).
+pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> Ran {
     let doc = match document(inner, &request.query) {
         Ok(doc) => doc,
-        Err(errors) => return errors_only(errors),
+        Err(errors) => return errors_only(errors).into(),
     };
     let op = match select_operation(&doc, request.operation_name.as_deref()) {
         Ok(op) => op,
-        Err(e) => return errors_only(vec![e]),
+        Err(e) => return errors_only(vec![e]).into(),
     };
     let vars = match coerce_variables(&doc, op, &request.variables) {
         Ok(v) => v,
-        Err(errors) => return errors_only(errors),
+        Err(errors) => return errors_only(errors).into(),
     };
     let name = request
         .operation_name
@@ -116,7 +133,8 @@ pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> JsonValue {
                 JsonValue::Array(vec![error(message, &[], None, Some(ext))]),
             ),
             ("extensions", cost_extensions(requested, None, status)),
-        ]);
+        ])
+        .into();
     }
     let charged = if inner.faults.take_throttle() {
         Err(lock(&inner.bucket).status())
@@ -137,11 +155,19 @@ pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> JsonValue {
                 JsonValue::Array(vec![error("Throttled", &[], None, Some(ext))]),
             ),
             ("extensions", cost_extensions(requested, None, status)),
-        ]);
+        ])
+        .into();
     }
     inner.counters.operation(&name);
+    let applied = if op.is_mutation() {
+        apply(inner, &doc, op, &vars)
+    } else {
+        Applied::default()
+    };
     let (data, errors, actual) = {
+        // Lock order: catalog, then commerce (as in `mutate::apply`).
         let catalog = read(&inner.catalog);
+        let commerce = read(&inner.commerce);
         let host: &dyn BulkHost = &*inner.bulk;
         let cx = Context {
             shop: &catalog.shop,
@@ -153,9 +179,9 @@ pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> JsonValue {
         };
         let mut ex = Executor::new(&doc, &vars, cx);
         let root = if op.is_mutation() {
-            Obj::Mutation
+            Obj::Mutation(&applied)
         } else {
-            Obj::Query
+            Obj::Query(&commerce)
         };
         let data = ex.execute(op, root);
         (data, std::mem::take(&mut ex.errors), ex.cost.min(requested))
@@ -175,5 +201,13 @@ pub(crate) fn run(inner: &Inner, request: GraphqlRequest) -> JsonValue {
         "extensions",
         cost_extensions(requested, Some(actual), status),
     ));
-    object(body)
+    let lost = if applied.ran_order_create() {
+        inner.faults.take_lost_order_create()
+    } else {
+        None
+    };
+    Ran {
+        body: object(body),
+        lost,
+    }
 }

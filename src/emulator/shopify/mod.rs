@@ -7,8 +7,11 @@
 //! `queries/shopify/schema.graphql`), `first`/`last` on connections, the
 //! 1,000-point single-query cost limit, the per-shop leaky bucket, the bulk
 //! query rules and the 2026-01 concurrency limit, and JSONL results whose
-//! line order must not be relied on. Faults can be scripted through
-//! [`ShopifyEmulator::faults`].
+//! line order must not be relied on. Checkout pricing (`draftOrderCalculate`
+//! with taxes, shipping rates and an automatic discount) and orders
+//! (`orderCreate` with inventory claims, `order`, `orders(query:)` with an
+//! eventually consistent index) work on state the tests can inspect. Faults
+//! can be scripted through [`ShopifyEmulator::faults`].
 //!
 //! It must not be used as a general GraphQL server: only the schema subset
 //! and the resolvers in this module exist.
@@ -17,25 +20,38 @@
 //! `fields` (field collection), `resolve` (resolvers), `cost`, `bucket`,
 //! `page` (cursors), `search` (query syntax), `bulk`/`bulk_query`/`jsonl`
 //! (bulk operations), `auth`, `faults`, `counters`, `catalog` (live data),
-//! `data` (model), `seed` and `generate` (catalogs).
+//! `data` (model), `seed` and `generate` (catalogs); for checkout:
+//! `pricing` (rules and arithmetic) and `pricing_sample`, `draft`
+//! (`draftOrderCalculate`),
+//! `orders` (the order book), `order_create`, `order_search`, `mutate`
+//! (mutations with state), `commerce` (their GraphQL objects), `inputs`.
 
 mod auth;
 mod bucket;
 mod bulk;
 mod bulk_query;
 mod catalog;
+mod commerce;
 mod config;
 mod cost;
 mod counters;
 mod data;
 mod diagnostics;
+mod draft;
 mod exec;
 mod faults;
 mod fields;
 mod generate;
 mod graphql;
+mod inputs;
 mod jsonl;
+mod mutate;
+mod order_create;
+mod order_search;
+mod orders;
 mod page;
+mod pricing;
+mod pricing_sample;
 mod resolve;
 mod routes;
 mod search;
@@ -59,7 +75,13 @@ pub use data::{
     Image, InventoryPolicy, Media, MediaKind, Policy, PolicyType, Price, Product, ProductOption,
     ProductStatus, Publication, SelectedOption, ShopData, ShopInfo, Variant, Weight, WeightUnit,
 };
-pub use faults::{BulkErrorCode, Faults};
+pub use faults::{BulkErrorCode, Faults, IndexDelay, LostResponse};
+pub use orders::{Address, InventoryBehaviour, Order, OrderLine, OrderShippingLine, Transaction};
+pub use pricing::{
+    AutomaticDiscount, CountryRules, PostalCodeFormat, PricingRules, Rate, ShippingRateRule,
+    ShippingZone, Subdivision, TaxAmount, TaxRate,
+};
+pub use pricing_sample::sample_pricing;
 
 use auth::Tokens;
 use bucket::Bucket;
@@ -67,6 +89,8 @@ use bulk::{BulkRegistry, BulkSettings};
 use catalog::Catalog;
 use counters::Counters;
 use data::parse_gid;
+use mutate::Commerce;
+use orders::OrderBook;
 
 /// Why an emulator operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,13 +113,15 @@ pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     m.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Shared state behind the cheap-to-clone handle.
 pub(crate) struct Inner {
     pub catalog: RwLock<Catalog>,
+    /// Pricing rules and orders; locked after `catalog` when both are held.
+    pub commerce: RwLock<Commerce>,
     pub bucket: Arc<Mutex<Bucket>>,
     pub faults: Arc<Faults>,
     pub counters: Arc<Counters>,
@@ -141,6 +167,7 @@ impl ShopifyEmulator {
             mut data,
         } = config;
         data.shop.myshopify_domain = shop_domain;
+        let pricing = std::mem::take(&mut data.pricing);
         let bucket = Arc::new(Mutex::new(Bucket::new(bucket_size, restore_rate)));
         let faults = Arc::new(Faults::new(bucket.clone()));
         let counters = Arc::new(Counters::default());
@@ -158,6 +185,10 @@ impl ShopifyEmulator {
         ShopifyEmulator {
             inner: Arc::new(Inner {
                 catalog: RwLock::new(Catalog::new(data)),
+                commerce: RwLock::new(Commerce {
+                    pricing,
+                    orders: OrderBook::default(),
+                }),
                 bucket,
                 faults,
                 counters,
@@ -358,6 +389,56 @@ impl ShopifyEmulator {
             .remove(id)
             .map(drop)
             .ok_or_else(unknown)
+    }
+
+    /// The orders created so far, oldest first.
+    pub fn orders(&self) -> Vec<Order> {
+        read(&self.inner.commerce).orders.all().to_vec()
+    }
+
+    /// One order by GID (or numeric id).
+    pub fn order(&self, gid: &str) -> Option<Order> {
+        let id = parse_gid(gid, "Order")?;
+        read(&self.inner.commerce).orders.get(id).cloned()
+    }
+
+    /// A variant's current `inventoryQuantity`.
+    pub fn inventory(&self, variant_gid: &str) -> Option<i32> {
+        let vid = parse_gid(variant_gid, "ProductVariant")?;
+        let catalog = read(&self.inner.catalog);
+        let product = catalog.get(catalog.variant_owner(vid)?)?;
+        product
+            .variants
+            .iter()
+            .find(|v| v.id == vid)
+            .map(|v| v.inventory_quantity)
+    }
+
+    /// Sets a variant's price (bumps the product's `updatedAt`).
+    ///
+    /// # Errors
+    /// [`EmulatorError::UnknownVariant`] when there is no such variant.
+    pub fn set_price(&self, variant_gid: &str, price: Price) -> Result<(), EmulatorError> {
+        let unknown = || EmulatorError::UnknownVariant(variant_gid.to_owned());
+        let vid = parse_gid(variant_gid, "ProductVariant").ok_or_else(unknown)?;
+        let mut catalog = write(&self.inner.catalog);
+        let pid = catalog.variant_owner(vid).ok_or_else(unknown)?;
+        catalog.update(pid, |p| {
+            for v in p.variants.iter_mut().filter(|v| v.id == vid) {
+                v.price = price;
+            }
+        });
+        Ok(())
+    }
+
+    /// The shop's pricing rules now.
+    pub fn pricing(&self) -> PricingRules {
+        read(&self.inner.commerce).pricing.clone()
+    }
+
+    /// Replaces the shop's pricing rules (taxes, shipping, discounts).
+    pub fn set_pricing(&self, rules: PricingRules) {
+        write(&self.inner.commerce).pricing = rules;
     }
 
     /// A bulk operation's current state.

@@ -1,19 +1,23 @@
-//! Field resolvers for every type in `queries/shopify/schema.graphql`.
+//! Field resolvers for every type in `queries/shopify/schema.graphql`; the
+//! checkout pricing and order types delegate to `commerce.rs`.
 //!
 //! [`Obj`] is one GraphQL object (borrowing the catalog); `resolve` returns a
 //! [`Resolved`] value that the executor completes against the field's type.
-//! Scalars are produced exactly as Shopify prints them: Money/Decimal as
-//! strings (`"79.99"`), DateTime as `2026-11-28T10:00:00Z`, UnsignedInt64 as a
-//! digit string, enums as their names.
+//! Scalars are produced exactly as Shopify prints them: Money as strings
+//! (`"79.99"`), `MoneyV2.amount` decimals as `"10.0"`/`"79.99"`, DateTime
+//! as `2026-11-28T10:00:00Z`, UnsignedInt64 as a digit string, enums as
+//! their names.
 
 use apollo_compiler::response::{JsonMap, JsonValue};
 
 use super::bulk::{BulkStart, BulkUserError, BulkView};
 use super::catalog::{Catalog, ProductSort, SortPos, SortValue};
+use super::commerce::{self, Co};
 use super::data::{
     Image, Media, MediaKind, Policy, Product, ProductOption, ProductStatus, Publication,
     SelectedOption, ShopInfo, Variant, Weight, format_datetime, parse_gid,
 };
+use super::mutate::{Applied, Commerce, Outcome};
 use super::page::{Page, PageArgs, encode_cursor, paginate_list, paginate_products};
 use super::search::ProductQuery;
 
@@ -58,8 +62,11 @@ pub(crate) struct Conn<'a> {
 /// One GraphQL object.
 #[derive(Clone)]
 pub(crate) enum Obj<'a> {
-    Query,
-    Mutation,
+    /// The query root, with the shop's orders.
+    Query(&'a Commerce),
+    /// The mutation root, with the outcomes of the fields already applied
+    /// (`mutate.rs`).
+    Mutation(&'a Applied),
     Shop,
     Domain,
     ShopAddress,
@@ -82,6 +89,8 @@ pub(crate) enum Obj<'a> {
     BulkPayload(Box<BulkStart>),
     BulkOperation(Box<BulkView>),
     BulkUserError(BulkUserError),
+    /// Checkout pricing and orders (`commerce.rs`).
+    Commerce(Co<'a>),
 }
 
 fn leaf<'a>(v: impl Into<JsonValue>) -> Result<Resolved<'a>, String> {
@@ -120,7 +129,7 @@ fn gid_arg(args: &JsonMap, name: &str, kind: &str) -> Result<Option<u64>, String
     }
 }
 
-fn connection<'a>(
+pub(crate) fn connection<'a>(
     type_name: &'static str,
     edge_type: &'static str,
     page: Page<Obj<'a>>,
@@ -162,8 +171,8 @@ impl<'a> Obj<'a> {
     /// The concrete GraphQL object type.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
-            Obj::Query => "QueryRoot",
-            Obj::Mutation => "Mutation",
+            Obj::Query(_) => "QueryRoot",
+            Obj::Mutation(_) => "Mutation",
             Obj::Shop => "Shop",
             Obj::Domain => "Domain",
             Obj::ShopAddress => "ShopAddress",
@@ -186,6 +195,7 @@ impl<'a> Obj<'a> {
             Obj::BulkPayload(_) => "BulkOperationRunQueryPayload",
             Obj::BulkOperation(_) => "BulkOperation",
             Obj::BulkUserError(_) => "BulkOperationUserError",
+            Obj::Commerce(c) => c.type_name(),
         }
     }
 
@@ -196,7 +206,33 @@ impl<'a> Obj<'a> {
             Obj::Variant(_, v) => Some(v.gid()),
             Obj::Media(m) => Some(m.gid()),
             Obj::Publication(p) => Some(p.gid()),
+            Obj::Commerce(c) => c.gid(),
             _ => None,
+        }
+    }
+
+    /// Resolves the field selected under response key `key`. Only the
+    /// mutation root looks at the key: its stateful fields were applied
+    /// before execution and their outcomes are found by key.
+    pub(crate) fn resolve_keyed(
+        &self,
+        key: &str,
+        field: &str,
+        args: &JsonMap,
+        cx: &Context<'a>,
+    ) -> Result<Resolved<'a>, String> {
+        let Obj::Mutation(applied) = self else {
+            return self.resolve(field, args, cx);
+        };
+        match applied.get(key) {
+            None => self.resolve(field, args, cx),
+            Some(Err(message)) => Err(message.clone()),
+            Some(Ok(Outcome::Draft(outcome))) => {
+                Ok(Resolved::Object(Obj::Commerce(Co::DraftPayload(outcome))))
+            }
+            Some(Ok(Outcome::Create(outcome))) => {
+                Ok(Resolved::Object(Obj::Commerce(Co::CreatePayload(outcome))))
+            }
         }
     }
 
@@ -214,8 +250,8 @@ impl<'a> Obj<'a> {
             ))
         };
         match self {
-            Obj::Query => resolve_query(field, args, cx),
-            Obj::Mutation => match field {
+            Obj::Query(commerce) => resolve_query(field, args, cx, commerce),
+            Obj::Mutation(_) => match field {
                 "bulkOperationRunQuery" => {
                     let (Some(host), Some(catalog)) = (cx.host, cx.catalog) else {
                         return Err("Bulk operations cannot be started here".to_owned());
@@ -354,6 +390,7 @@ impl<'a> Obj<'a> {
                 _ => unknown(),
             },
             Obj::BulkOperation(op) => resolve_bulk_operation(op, field),
+            Obj::Commerce(co) => commerce::resolve(co, field, args, cx),
             Obj::BulkUserError(e) => match field {
                 "code" => opt_leaf(e.code),
                 "message" => leaf(e.message.as_str()),
@@ -373,9 +410,12 @@ fn resolve_query<'a>(
     field: &str,
     args: &JsonMap,
     cx: &Context<'a>,
+    commerce: &'a Commerce,
 ) -> Result<Resolved<'a>, String> {
     match field {
         "shop" => object(Obj::Shop),
+        "order" => commerce::order_by_id(&commerce.orders, args),
+        "orders" => commerce::orders_connection(&commerce.orders, args),
         "product" => {
             let id = gid_arg(args, "id", "Product")?;
             let catalog = cx.catalog.ok_or("catalog unavailable")?;

@@ -2,7 +2,9 @@
 //!
 //! - `POST /admin/api/{version}/graphql.json`: version check and fall-forward,
 //!   injected faults, `X-Shopify-Access-Token` auth, body decoding, then the
-//!   GraphQL pipeline; every answer carries `X-Shopify-API-Version`.
+//!   GraphQL pipeline; every answer carries `X-Shopify-API-Version`. A
+//!   lost-response fault replaces the answer of a committed `orderCreate`
+//!   with HTTP 502 or a connection that drops mid-body.
 //! - `POST /admin/oauth/access_token`: the client-credentials grant (form or
 //!   JSON body).
 //! - `GET /bulk/{id}.jsonl?sig=…`: streams a finished bulk result.
@@ -22,6 +24,7 @@ use tokio_util::io::ReaderStream;
 
 use super::Inner;
 use super::auth::GrantError;
+use super::faults::LostResponse;
 use super::graphql::{GraphqlRequest, run};
 use apollo_compiler::response::{JsonMap, JsonValue};
 
@@ -141,8 +144,37 @@ async fn handle_graphql(inner: &Inner, headers: &HeaderMap, body: Bytes) -> Resp
             );
         }
     };
-    let result = run(inner, request);
-    json(StatusCode::OK, &result)
+    let ran = run(inner, request);
+    match ran.lost {
+        None => json(StatusCode::OK, &ran.body),
+        Some(LostResponse::BadGateway) => {
+            inner.counters.injected_failure();
+            json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "errors": "Bad Gateway" }),
+            )
+        }
+        Some(LostResponse::Disconnect) => dropped_connection(&ran.body),
+    }
+}
+
+/// A 200 whose body breaks off after a few bytes: the server commits, then
+/// the connection drops before the client has read the answer.
+fn dropped_connection(body: &JsonValue) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let head = Bytes::copy_from_slice(&bytes[..bytes.len().min(16)]);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(head),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "emulated connection drop",
+        )),
+    ];
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// Decodes the body; the error is the problem reported with HTTP 400.

@@ -3,7 +3,8 @@
 //! mapper must handle: many-variant apparel, a 60-variant product, sale
 //! prices, out-of-stock/oversellable/untracked stock, valid and invalid GTINs,
 //! products without images, video/3D media, draft, archived and unlisted
-//! products, and an active product missing from the Online Store.
+//! products, and an active product missing from the Online Store. Its
+//! checkout pricing rules are `pricing_sample::sample_pricing()`.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,7 @@ use super::data::{
     ProductStatus, Publication, SelectedOption, ShopData, ShopInfo, Variant, Weight, WeightUnit,
     handleize,
 };
+use super::pricing_sample::sample_pricing;
 
 const NO_MEDIA: u32 = 1;
 const NOT_ONLINE: u32 = 1 << 1;
@@ -497,7 +499,7 @@ pub(crate) fn sample_shop() -> ShopInfo {
         name: "Northwind Outfitters".to_owned(),
         myshopify_domain: "northwind-outfitters.myshopify.com".to_owned(),
         currency_code: "USD".to_owned(),
-        ships_to_countries: vec!["US".to_owned(), "CA".to_owned()],
+        ships_to_countries: vec!["US".to_owned(), "CA".to_owned(), "DE".to_owned()],
         primary_domain_host: host.to_owned(),
         country_code: "US".to_owned(),
         policies: vec![
@@ -537,6 +539,7 @@ impl ShopData {
             shop: sample_shop(),
             publications: sample_publications(),
             products,
+            pricing: sample_pricing(),
         }
     }
 }

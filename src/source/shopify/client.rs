@@ -5,8 +5,10 @@
 //! waits for throttle budget, retries THROTTLED responses, HTTP 429/423/5xx,
 //! timeouts and connection errors with capped, jittered back-off, renews a
 //! client-credentials token once on a 401, and turns a 200 whose body holds
-//! `errors` into an error. Typed operations live in `catalog.rs` and
-//! `bulk.rs`.
+//! `errors` into an error. Non-idempotent mutations (`orderCreate`) go
+//! through [`ShopifyClient::execute_once`], which retries only failures that
+//! prove Shopify did not run the request. Typed operations live in
+//! `catalog.rs`, `bulk.rs` and `orders.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,6 +121,18 @@ pub(crate) struct Executed<T> {
     pub cost: Option<QueryCost>,
 }
 
+/// Which failures a request may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Queries and idempotent mutations: every transient failure.
+    Always,
+    /// Non-idempotent mutations: only failures that prove Shopify did not run
+    /// the request (no connection, throttled, rate limited, shop locked,
+    /// token rejected). Anything after the request may have arrived ends
+    /// with [`ShopifyError::OutcomeUnknown`].
+    OnlyUnexecuted,
+}
+
 /// What one attempt ended with, as the retry loop sees it.
 enum Attempt<T> {
     Done(Executed<T>),
@@ -127,6 +141,9 @@ enum Attempt<T> {
         error: ShopifyError,
         wait: Option<Duration>,
         reason: &'static str,
+        /// Whether Shopify may have run the request (it was sent and not
+        /// provably rejected).
+        may_have_run: bool,
     },
     /// HTTP 401 with this token.
     Unauthorized(Token),
@@ -282,6 +299,32 @@ impl ShopifyClient {
         variables: Q::Variables,
         estimated_cost: Option<u32>,
     ) -> Result<Executed<Q::ResponseData>, ShopifyError> {
+        self.run::<Q>(variables, estimated_cost, Replay::Always)
+            .await
+    }
+
+    /// Runs a non-idempotent mutation: like [`ShopifyClient::execute`], but
+    /// it is sent again only after failures that prove Shopify did not run
+    /// it (connection refused, THROTTLED, HTTP 429/423, a rejected token).
+    ///
+    /// # Errors
+    /// [`ShopifyError::OutcomeUnknown`] when the request may have been run
+    /// but no usable answer arrived (timeout, dropped connection, HTTP 5xx,
+    /// an internal GraphQL error, an unreadable body): the caller must look
+    /// for the effect before trying again. Other errors as for `execute`.
+    pub(crate) async fn execute_once<Q: GraphQLQuery>(
+        &self,
+        variables: Q::Variables,
+    ) -> Result<Executed<Q::ResponseData>, ShopifyError> {
+        self.run::<Q>(variables, None, Replay::OnlyUnexecuted).await
+    }
+
+    async fn run<Q: GraphQLQuery>(
+        &self,
+        variables: Q::Variables,
+        estimated_cost: Option<u32>,
+        replay: Replay,
+    ) -> Result<Executed<Q::ResponseData>, ShopifyError> {
         let body = Q::build_query(variables);
         let operation = body.operation_name;
         let payload = serde_json::to_vec(&body)
@@ -297,7 +340,18 @@ impl ShopifyClient {
                 .await;
             match attempt {
                 Attempt::Done(executed) => return Ok(executed),
-                Attempt::Fatal(error) => return Err(error),
+                Attempt::Fatal(error) => {
+                    // A body that does not decode came after Shopify ran it.
+                    let ran = matches!(
+                        error,
+                        ShopifyError::Decode { .. } | ShopifyError::MissingData { .. }
+                    );
+                    return Err(if replay == Replay::OnlyUnexecuted && ran {
+                        outcome_unknown(operation, error)
+                    } else {
+                        error
+                    });
+                }
                 Attempt::Unauthorized(token) => {
                     if !renewed && self.inner.tokens.invalidate(&token).await {
                         renewed = true;
@@ -314,7 +368,16 @@ impl ShopifyClient {
                     error,
                     wait,
                     reason,
+                    may_have_run,
                 } => {
+                    if replay == Replay::OnlyUnexecuted && may_have_run {
+                        tracing::warn!(
+                            graphql.operation = operation,
+                            retry.reason = reason,
+                            "shopify mutation may have run; not retrying"
+                        );
+                        return Err(outcome_unknown(operation, error));
+                    }
                     if reason == "throttled" {
                         throttled += 1;
                     }
@@ -373,6 +436,7 @@ impl ShopifyClient {
                     error,
                     wait: None,
                     reason: "token",
+                    may_have_run: false,
                 };
             }
             Err(error) => return Attempt::Fatal(error),
@@ -398,6 +462,10 @@ impl ShopifyClient {
             Err(e) => {
                 inner.throttle.release(permit);
                 count("transport_error");
+                // Only a failed connect proves nothing was sent; a timeout or
+                // a connection closed mid-exchange may follow a delivered
+                // request.
+                let may_have_run = !e.is_connect();
                 let error = ShopifyError::Transport {
                     source: e.without_url(),
                 };
@@ -408,6 +476,7 @@ impl ShopifyClient {
                         error,
                         wait: None,
                         reason: "transport",
+                        may_have_run,
                     }
                 };
             }
@@ -430,6 +499,7 @@ impl ShopifyClient {
                         error,
                         wait: retry_after(response.headers()),
                         reason: "http_429",
+                        may_have_run: false,
                     }
                 }
                 423 => {
@@ -438,6 +508,7 @@ impl ShopifyClient {
                         error,
                         wait: retry_after(response.headers()),
                         reason: "http_423",
+                        may_have_run: false,
                     }
                 }
                 500..=599 => {
@@ -446,6 +517,7 @@ impl ShopifyClient {
                         error,
                         wait: retry_after(response.headers()),
                         reason: "http_5xx",
+                        may_have_run: true,
                     }
                 }
                 _ => {
@@ -465,6 +537,7 @@ impl ShopifyClient {
                     },
                     wait: None,
                     reason: "transport",
+                    may_have_run: true,
                 };
             }
         };
@@ -499,6 +572,7 @@ impl ShopifyClient {
                 error: ShopifyError::Throttled { attempts: 1 },
                 wait: Some(inner.throttle.throttled_wait(cost.as_ref(), estimate)),
                 reason: "throttled",
+                may_have_run: false,
             };
         }
         if !errors.is_empty() {
@@ -511,6 +585,7 @@ impl ShopifyClient {
                     error,
                     wait: None,
                     reason: "graphql_internal",
+                    may_have_run: true,
                 }
             } else {
                 Attempt::Fatal(error)
@@ -529,6 +604,13 @@ impl ShopifyClient {
                 })
             }
         }
+    }
+}
+
+fn outcome_unknown(operation: &'static str, error: ShopifyError) -> ShopifyError {
+    ShopifyError::OutcomeUnknown {
+        operation,
+        source: Box::new(error),
     }
 }
 

@@ -116,6 +116,30 @@ pub enum ShopifyError {
         #[source]
         source: StoreError,
     },
+
+    /// A non-idempotent mutation was sent and may have been run, but no
+    /// usable answer arrived (timeout, dropped connection, HTTP 5xx). The
+    /// caller must look for its effect (e.g. the order by its tag) before
+    /// sending it again.
+    #[error("the outcome of {operation} is unknown")]
+    OutcomeUnknown {
+        operation: &'static str,
+        #[source]
+        source: Box<ShopifyError>,
+    },
+
+    /// `orderCreate` could not claim stock for a line
+    /// (`INVENTORY_CLAIM_FAILED`); no order was created.
+    #[error("Shopify could not claim inventory for the order: {}", errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
+    InventoryClaimFailed { errors: Vec<UserError> },
+
+    /// The request cannot be sent as given (a caller bug, e.g. amounts in
+    /// different currencies).
+    #[error("invalid {operation} request: {reason}")]
+    InvalidRequest {
+        operation: &'static str,
+        reason: String,
+    },
 }
 
 impl ShopifyError {
@@ -134,7 +158,12 @@ impl ShopifyError {
             ShopifyError::BulkFailed { error_code, .. } => {
                 error_code.as_deref().is_some_and(|c| c != "ACCESS_DENIED")
             }
+            // Retrying blindly could run the mutation twice; the caller
+            // looks for its effect first.
+            ShopifyError::OutcomeUnknown { .. } => false,
             ShopifyError::InvalidSettings { .. }
+            | ShopifyError::InventoryClaimFailed { .. }
+            | ShopifyError::InvalidRequest { .. }
             | ShopifyError::Unauthorized
             | ShopifyError::UserErrors { .. }
             | ShopifyError::Decode { .. }

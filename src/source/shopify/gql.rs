@@ -26,8 +26,7 @@ pub type DateTime = String;
 pub type Money = String;
 /// `UnsignedInt64` scalar: a string of digits.
 pub type UnsignedInt64 = String;
-/// `Decimal` scalar: an arbitrary-precision decimal string.
-#[allow(dead_code, reason = "declared for operations that select it")]
+/// `Decimal` scalar: an arbitrary-precision decimal string (`"10.0"`).
 pub type Decimal = String;
 /// `Date` scalar: an ISO 8601 date.
 #[allow(dead_code, reason = "declared for operations that select it")]
@@ -95,6 +94,41 @@ pub struct BulkRunQuery;
     variables_derives = "Debug, Clone"
 )]
 pub struct BulkStatus;
+
+/// Prices a cart with Shopify's taxes, rates and discounts
+/// (`draft_order_calculate.graphql`). Unset optional inputs are left out of
+/// the variables rather than sent as `null`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/draft_order_calculate.graphql",
+    response_derives = "Debug, Clone",
+    variables_derives = "Debug, Clone",
+    skip_serializing_none
+)]
+pub struct DraftOrderCalculate;
+
+/// Creates an order (`order_create.graphql`); not idempotent. Unset optional
+/// inputs are left out, so schema defaults (`taxable: true`, …) apply.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/order_create.graphql",
+    response_derives = "Debug, Clone",
+    variables_derives = "Debug, Clone",
+    skip_serializing_none
+)]
+pub struct OrderCreate;
+
+/// Orders matching a search query, oldest first (`orders_by_query.graphql`).
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/orders_by_query.graphql",
+    response_derives = "Debug, Clone",
+    variables_derives = "Debug, Clone"
+)]
+pub struct OrdersByQuery;
 
 /// The bulk inner query document with its `__PUBLICATION_ID__` placeholder.
 pub const BULK_PRODUCTS_TEMPLATE: &str =

@@ -12,6 +12,9 @@
 //!   ([`ProductsPager`]); `paging.rs`: page sizing against the cost target.
 //! - `bulk.rs`: bulk operation, streamed JSONL into a scratch area,
 //!   [`assemble_bulk_products`].
+//! - `orders.rs`: checkout quotes (`draftOrderCalculate`), order write-back
+//!   (`orderCreate`, never resent once it may have run) and lookup by
+//!   checkout tag; `orders_map.rs`: their pure mapping.
 //! - `gql.rs`: `graphql_client` derives; `wire.rs` and `map.rs`: wire shapes
 //!   and their pure mapping to the domain.
 
@@ -22,6 +25,8 @@ mod client;
 mod error;
 mod gql;
 mod map;
+mod orders;
+mod orders_map;
 mod paging;
 mod throttle;
 mod wire;
@@ -39,4 +44,9 @@ pub use client::{
 pub use error::{MapError, ShopifyError, UserError};
 pub use gql::bulk_products_query;
 pub use map::{gid_parts, numeric_id};
+pub use orders::{
+    AddressField, CreatedOrder, OrderRequest, PaymentKind, PaymentRecord, PaymentStatus,
+    QuoteOutcome, QuoteProblem, QuoteProblemKind, QuoteRequest,
+};
+pub use orders_map::{AUTOMATIC_DISCOUNT_CODE, CHECKOUT_ATTRIBUTE, checkout_tag};
 pub use throttle::{QueryCost, ThrottleStats, ThrottleStatus};

@@ -4,6 +4,7 @@
 mod api;
 mod bulk;
 mod faults;
+mod orders;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -28,6 +29,12 @@ pub(super) const BULK_STATUS: &str =
     include_str!("../../../../queries/shopify/bulk_status.graphql");
 pub(super) const BULK_PRODUCTS: &str =
     include_str!("../../../../queries/shopify/bulk_products.graphql");
+pub(super) const DRAFT_ORDER_CALCULATE: &str =
+    include_str!("../../../../queries/shopify/draft_order_calculate.graphql");
+pub(super) const ORDER_CREATE: &str =
+    include_str!("../../../../queries/shopify/order_create.graphql");
+pub(super) const ORDERS_BY_QUERY: &str =
+    include_str!("../../../../queries/shopify/orders_by_query.graphql");
 
 /// An emulator with the default config adjusted by `edit`, base URL set.
 pub(super) fn emulator_with(edit: impl FnOnce(&mut EmulatorConfig)) -> ShopifyEmulator {

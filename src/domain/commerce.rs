@@ -24,9 +24,10 @@ impl CountryCode {
     /// When `code` is not exactly two ASCII letters.
     pub fn parse(code: &str) -> Result<Self, CountryCodeError> {
         match code.as_bytes() {
-            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
-                Ok(CountryCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
-            }
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => Ok(CountryCode([
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+            ])),
             _ => Err(CountryCodeError(code.to_owned())),
         }
     }

@@ -2,10 +2,10 @@
 //! it atomically, or holds it back.
 //!
 //! Runs on the blocking pool (it scans the whole catalog and compresses).
-//! Memory stays flat as the catalog grows: products are read one at a time,
-//! rows stream straight into the chunked artifact writers, and row hashes go
-//! to a scratch tree. Only the report of invalid rows and excluded products
-//! is held in memory.
+//! Memory stays flat as the catalog grows: products are read one at a time
+//! and rows stream straight into the artifact files. The published row
+//! hashes (the feed's own index, 32 bytes per row plus the id) and the
+//! report of invalid rows and excluded products are held in memory.
 
 use std::io::Write;
 

@@ -128,7 +128,10 @@ impl ArtifactWriter {
     /// # Errors
     /// File I/O.
     pub fn finish(self) -> io::Result<ArtifactMeta> {
-        let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         let digest = self.hasher.finalize();
         tracing::debug!(artifact = %self.path.display(), bytes = self.bytes, "artifact written");
@@ -271,11 +274,7 @@ impl Store {
         let published = self.feed_meta(shop)?.map_or(0, |m| m.generation);
         let held = self.held_feed(shop)?.map_or(0, |h| h.generation);
         // Files of an abandoned build (crash mid-build) may carry a higher number.
-        let written = self
-            .generations_on_disk(shop)?
-            .last()
-            .copied()
-            .unwrap_or(0);
+        let written = self.generations_on_disk(shop)?.last().copied().unwrap_or(0);
         Ok(published.max(held).max(written) + 1)
     }
 
@@ -312,7 +311,9 @@ impl Store {
         let Some(meta) = self.feed_meta(shop)? else {
             return Ok(out);
         };
-        let path = self.generation_dir(shop, meta.generation).join(ROW_HASHES_FILE);
+        let path = self
+            .generation_dir(shop, meta.generation)
+            .join(ROW_HASHES_FILE);
         let file = match File::open(&path) {
             Ok(file) => file,
             // A feed published before the index existed: every row counts as new.
@@ -353,7 +354,9 @@ impl Store {
         let write_report = || -> io::Result<()> {
             let mut w = io::BufWriter::new(File::create(&path)?);
             serde_json::to_writer(&mut w, report)?;
-            w.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()
+            w.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()
         };
         write_report().map_err(|e| artifact_error(&path, e))?;
         let path = dir.join(ROW_HASHES_FILE);
@@ -366,7 +369,9 @@ impl Store {
                 w.write_all(id.as_bytes())?;
                 w.write_all(hash)?;
             }
-            w.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()
+            w.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()
         };
         write_hashes().map_err(|e| artifact_error(&path, e))
     }

@@ -143,7 +143,12 @@ mod tests {
         let packed = encode_compressed(&value);
         assert_eq!(plain[0], VALUE_VERSION);
         assert_eq!(packed[0], VALUE_VERSION_DEFLATE);
-        assert!(packed.len() * 3 < plain.len(), "{} vs {}", packed.len(), plain.len());
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
         assert_eq!(decode::<Sample>(b"k", &plain).unwrap(), value);
         assert_eq!(decode::<Sample>(b"k", &packed).unwrap(), value);
         let mut future = packed.clone();

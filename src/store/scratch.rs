@@ -148,7 +148,9 @@ impl Scratch {
 
     fn read_value(&self, e: &Entry) -> Result<Vec<u8>, StoreError> {
         let mut value = vec![0; e.value_len as usize];
-        self.reader.read_exact_at(&mut value, e.value_at).map_err(io)?;
+        self.reader
+            .read_exact_at(&mut value, e.value_at)
+            .map_err(io)?;
         Ok(value)
     }
 
@@ -274,7 +276,8 @@ mod tests {
         for i in 0..100u32 {
             s.insert(format!("p/{i:03}").as_bytes(), &i.to_le_bytes())
                 .unwrap();
-            s.insert(format!("c/{i:03}/a").as_bytes(), b"child").unwrap();
+            s.insert(format!("c/{i:03}/a").as_bytes(), b"child")
+                .unwrap();
         }
         let mut children = 0;
         for entry in s.scan_prefix(b"p/") {

@@ -448,7 +448,7 @@ fn apply_full_catalog(
                 })
             })
             .map_err(|e| SyncError::Join(e.to_string()))?;
-        let mut write = || -> Result<(), StoreError> {
+        let write = || -> Result<(), StoreError> {
             for product in rx {
                 seen.insert(product.id.clone());
                 if store.product(shop, &product.id)?.as_ref() != Some(&product) {

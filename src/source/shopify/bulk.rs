@@ -4,8 +4,9 @@
 //! Bulk output lists every node of a nested connection as its own line with
 //! `__parentId`, in no guaranteed order. Lines are therefore stored under
 //! keys that group children under their parent, and assembly walks the
-//! roots and looks children up by prefix; memory stays bounded by one
-//! product, never by the catalog. Keys (all ASCII):
+//! roots and looks children up by prefix. Line contents stay in the
+//! scratch file; memory holds its index (the keys and 24 bytes per line)
+//! and one product at a time. Keys (all ASCII):
 //!
 //! - `p/{product_id}`: a product line;
 //! - `c/p/{product_id}/v/{variant_id}`: a variant of a product;
@@ -537,7 +538,8 @@ fn last_segment(key: &[u8]) -> &[u8] {
 /// Products whose lines cannot be decoded or mapped are skipped and counted;
 /// child lines whose parent never appeared are counted as orphans.
 ///
-/// This scans sled synchronously; call it from `spawn_blocking`.
+/// This reads the scratch file synchronously; call it from a blocking
+/// thread.
 ///
 /// # Errors
 /// Scratch read failures.

@@ -167,6 +167,85 @@ pub struct ShopSettings {
     pub feed: FeedSettings,
     /// Policy links that override what Shopify reports.
     pub policy_overrides: ShopPolicies,
+    /// ACP checkout for this shop; `None` when not configured or disabled.
+    pub checkout: Option<CheckoutSettings>,
+}
+
+/// What to do with a request's `Signature` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignaturePolicy {
+    /// Missing or bad signatures are refused with 401.
+    Strict,
+    /// Missing or bad signatures are logged and accepted.
+    Log,
+    /// Signatures are not checked.
+    Off,
+}
+
+/// One agent allowed to call a shop's checkout API.
+#[derive(Clone)]
+pub struct AgentSettings {
+    /// Names the caller in logs, metrics and idempotency scopes.
+    pub id: String,
+    /// The bearer key the agent sends.
+    pub api_key: SecretString,
+    /// Shared secret for the `Signature` header (HMAC-SHA256 of the raw
+    /// body, base64url), when the agent signs requests.
+    pub signing_secret: Option<SecretString>,
+}
+
+impl fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentSettings")
+            .field("id", &self.id)
+            .field("api_key", &"[redacted]")
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// Stripe account that charges the agents' shared payment tokens.
+#[derive(Clone)]
+pub struct StripeCheckoutSettings {
+    pub secret_key: SecretString,
+    /// The Stripe account (`acct_…`) advertised in the payment handler.
+    pub merchant_id: String,
+    /// Override of `https://api.stripe.com` (the emulator).
+    pub api_base_url: Option<Url>,
+    pub api_version: Option<String>,
+}
+
+impl fmt::Debug for StripeCheckoutSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeCheckoutSettings")
+            .field("secret_key", &"[redacted]")
+            .field("merchant_id", &self.merchant_id)
+            .field("api_base_url", &self.api_base_url)
+            .field("api_version", &self.api_version)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    pub agents: Vec<AgentSettings>,
+    /// Sessions not completed within this time expire.
+    pub session_ttl: Duration,
+    /// Requests per minute per agent before 429.
+    pub requests_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub signature_policy: SignaturePolicy,
+    pub max_clock_skew: Duration,
+    /// How often complete looks for an order whose creation had no answer
+    /// before creating it again (order search is eventually consistent).
+    pub order_lookup_attempts: u32,
+    pub order_lookup_interval: Duration,
+    /// Mark created Shopify orders as test orders.
+    pub test_orders: bool,
+    pub stripe: StripeCheckoutSettings,
 }
 
 impl Settings {

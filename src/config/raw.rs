@@ -88,6 +88,42 @@ pub struct RawShop {
     pub feed: RawFeed,
     #[serde(default)]
     pub policies: RawPolicies,
+    pub checkout: Option<RawCheckout>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheckout {
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub agents: Vec<RawAgent>,
+    pub session_ttl_minutes: Option<u64>,
+    pub requests_per_minute: Option<u32>,
+    pub max_body_bytes: Option<usize>,
+    pub signature_policy: Option<String>,
+    pub max_clock_skew_secs: Option<u64>,
+    pub order_lookup_attempts: Option<u32>,
+    pub order_lookup_interval_ms: Option<u64>,
+    pub test_orders: Option<bool>,
+    #[serde(default)]
+    pub stripe: RawStripe,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub id: Option<String>,
+    pub api_key: Option<RawSecret>,
+    pub signing_secret: Option<RawSecret>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStripe {
+    pub secret_key: Option<RawSecret>,
+    pub merchant_id: Option<String>,
+    pub api_base_url: Option<String>,
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,10 +8,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::raw::{RawFeed, RawPolicies, RawSchedule, RawSecret, RawShop, RawShopify};
+use super::raw::{RawCheckout, RawFeed, RawPolicies, RawSchedule, RawSecret, RawShop, RawShopify};
 use super::{
-    AdminSettings, CronSchedule, FeedSettings, LogFormat, RawSettings, ScheduleSettings,
-    ServerSettings, Settings, ShopSettings, ShopifyAuthSettings, ShopifySettings,
+    AdminSettings, AgentSettings, CheckoutSettings, CronSchedule, FeedSettings, LogFormat,
+    RawSettings, ScheduleSettings, ServerSettings, Settings, ShopSettings, ShopifyAuthSettings,
+    ShopifySettings, SignaturePolicy, StripeCheckoutSettings,
 };
 use crate::domain::{ShopId, ShopPolicies};
 
@@ -231,6 +232,10 @@ fn validate_shop(
     let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);
     let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
     let policy_overrides = validate_policies(p, &format!("{label}.policies"), raw.policies);
+    let checkout = raw
+        .checkout
+        .filter(|c| c.enabled.unwrap_or(true))
+        .and_then(|c| validate_checkout(p, &format!("{label}.checkout"), c, base_dir, env));
     if p.0.len() != before {
         return None;
     }
@@ -241,6 +246,141 @@ fn validate_shop(
         schedule: schedule?,
         feed: feed?,
         policy_overrides,
+        checkout,
+    })
+}
+
+fn validate_checkout(
+    p: &mut Problems,
+    key: &str,
+    raw: RawCheckout,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<CheckoutSettings> {
+    let before = p.0.len();
+    if raw.agents.is_empty() {
+        p.add(
+            &format!("{key}.agents"),
+            "at least one agent with an `api_key` is needed to accept checkouts",
+        );
+    }
+    let mut ids = HashSet::new();
+    let mut agents = Vec::new();
+    for (i, agent) in raw.agents.into_iter().enumerate() {
+        let akey = format!("{key}.agents[{i}]");
+        let id = match agent.id {
+            Some(id) if !id.trim().is_empty() && id.len() <= 64 => id,
+            _ => {
+                p.add(
+                    &format!("{akey}.id"),
+                    "missing or longer than 64 characters",
+                );
+                continue;
+            }
+        };
+        if !ids.insert(id.clone()) {
+            p.add(
+                &format!("{akey}.id"),
+                format!("agent `{id}` is listed twice"),
+            );
+        }
+        let api_key = match agent.api_key.as_ref() {
+            Some(s) => secret(p, &format!("{akey}.api_key"), s, base_dir, env),
+            None => {
+                p.add(&format!("{akey}.api_key"), "missing");
+                None
+            }
+        };
+        if let Some(k) = &api_key
+            && secrecy::ExposeSecret::expose_secret(k).len() < 16
+        {
+            p.add(&format!("{akey}.api_key"), "must be at least 16 characters");
+        }
+        let signing_secret = agent
+            .signing_secret
+            .as_ref()
+            .and_then(|s| secret(p, &format!("{akey}.signing_secret"), s, base_dir, env));
+        if let Some(api_key) = api_key {
+            agents.push(AgentSettings {
+                id,
+                api_key,
+                signing_secret,
+            });
+        }
+    }
+    let signature_policy = match raw.signature_policy.as_deref().unwrap_or("off") {
+        "strict" => SignaturePolicy::Strict,
+        "log" => SignaturePolicy::Log,
+        "off" => SignaturePolicy::Off,
+        other => {
+            p.add(
+                &format!("{key}.signature_policy"),
+                format!("`{other}` is not one of strict, log, off"),
+            );
+            SignaturePolicy::Off
+        }
+    };
+    if signature_policy != SignaturePolicy::Off && agents.iter().any(|a| a.signing_secret.is_none())
+    {
+        p.add(
+            &format!("{key}.signature_policy"),
+            "checking signatures needs a `signing_secret` for every agent",
+        );
+    }
+    let stripe_key = format!("{key}.stripe");
+    let secret_key = match raw.stripe.secret_key.as_ref() {
+        Some(s) => secret(p, &format!("{stripe_key}.secret_key"), s, base_dir, env),
+        None => {
+            p.add(&format!("{stripe_key}.secret_key"), "missing");
+            None
+        }
+    };
+    let merchant_id = match raw.stripe.merchant_id {
+        Some(m) if m.starts_with("acct_") => Some(m),
+        Some(m) => {
+            p.add(
+                &format!("{stripe_key}.merchant_id"),
+                format!("`{m}` is not a Stripe account id (acct_…)"),
+            );
+            None
+        }
+        None => {
+            p.add(&format!("{stripe_key}.merchant_id"), "missing");
+            None
+        }
+    };
+    let api_base_url = raw
+        .stripe
+        .api_base_url
+        .as_deref()
+        .and_then(|u| url(p, &format!("{stripe_key}.api_base_url"), u));
+    let ttl = raw.session_ttl_minutes.unwrap_or(360);
+    if ttl == 0 {
+        p.add(&format!("{key}.session_ttl_minutes"), "must be positive");
+    }
+    let rpm = raw.requests_per_minute.unwrap_or(300);
+    if rpm == 0 {
+        p.add(&format!("{key}.requests_per_minute"), "must be positive");
+    }
+    if p.0.len() != before {
+        return None;
+    }
+    Some(CheckoutSettings {
+        agents,
+        session_ttl: Duration::from_secs(ttl * 60),
+        requests_per_minute: rpm,
+        max_body_bytes: raw.max_body_bytes.unwrap_or(64 * 1024),
+        signature_policy,
+        max_clock_skew: Duration::from_secs(raw.max_clock_skew_secs.unwrap_or(300)),
+        order_lookup_attempts: raw.order_lookup_attempts.unwrap_or(6).max(1),
+        order_lookup_interval: Duration::from_millis(raw.order_lookup_interval_ms.unwrap_or(5_000)),
+        test_orders: raw.test_orders.unwrap_or(false),
+        stripe: StripeCheckoutSettings {
+            secret_key: secret_key?,
+            merchant_id: merchant_id?,
+            api_base_url,
+            api_version: raw.stripe.api_version,
+        },
     })
 }
 

@@ -4,11 +4,13 @@
 //! Stored values carry a leading version byte so the format can evolve.
 
 mod catalog;
+mod checkout;
 mod feed;
 mod keys;
 mod scratch;
 
-pub use catalog::{SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
     InvalidRow, RowHash, hex,

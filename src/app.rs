@@ -20,9 +20,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::checkout::service::{CheckoutDeps, CheckoutService};
 use crate::config::Settings;
+use crate::payment::stripe::{StripeClient, StripeSettings};
 use crate::scheduler::{SchedulerHandle, spawn_shop_scheduler};
-use crate::server::{ServerState, ShopEntry, admin_router, public_router};
+use crate::server::{CheckoutEntry, ServerState, ShopEntry, admin_router, public_router};
 use crate::store::Store;
 use crate::sync::ShopSync;
 
@@ -52,6 +54,7 @@ pub struct Application {
     admin_addr: SocketAddr,
     extra_public_routes: Option<Router>,
     jobs: Vec<Arc<ShopSync>>,
+    checkout: BTreeMap<String, CheckoutEntry>,
     no_initial_sync: bool,
 }
 
@@ -85,9 +88,15 @@ impl Application {
         let public_addr = public_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
         let mut jobs = Vec::new();
+        let mut checkout = BTreeMap::new();
         for shop in settings.shops.iter().filter(|s| s.enabled) {
             let job = ShopSync::new(shop.clone(), store.clone())
                 .with_context(|| format!("building the client of shop {}", shop.id))?;
+            if let Some(cfg) = &shop.checkout {
+                let service = checkout_service(shop, cfg, job.client().clone(), store.clone())
+                    .with_context(|| format!("building the checkout of shop {}", shop.id))?;
+                checkout.insert(shop.id.to_string(), CheckoutEntry::new(Arc::new(service)));
+            }
             jobs.push(Arc::new(job));
         }
         Ok(Application {
@@ -99,6 +108,7 @@ impl Application {
             admin_addr,
             extra_public_routes: options.extra_public_routes,
             jobs,
+            checkout,
             no_initial_sync: options.no_initial_sync,
         })
     }
@@ -161,6 +171,8 @@ impl Application {
             store: self.store.clone(),
             shops: Arc::new(shops),
             metrics,
+            checkout: Arc::new(self.checkout.clone()),
+            public_url: self.settings.server.public_url.clone(),
         };
         let mut public = public_router(state.clone(), self.settings.server.request_timeout);
         if let Some(extra) = self.extra_public_routes {
@@ -279,4 +291,30 @@ async fn wait_for_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// The checkout service of one shop: its Shopify client (shared with the
+/// sync, so one throttle per shop) and its own Stripe client.
+fn checkout_service(
+    shop: &crate::config::ShopSettings,
+    cfg: &crate::config::CheckoutSettings,
+    shopify: crate::source::shopify::ShopifyClient,
+    store: Store,
+) -> anyhow::Result<CheckoutService> {
+    let mut stripe = StripeSettings::new(cfg.stripe.secret_key.clone());
+    if let Some(url) = &cfg.stripe.api_base_url {
+        stripe.api_base_url = url.clone();
+    }
+    if let Some(version) = &cfg.stripe.api_version {
+        stripe.api_version.clone_from(version);
+    }
+    Ok(CheckoutService::new(CheckoutDeps {
+        shop: shop.id.clone(),
+        store,
+        shopify,
+        stripe: StripeClient::new(stripe)?,
+        settings: cfg.clone(),
+        feed_checkout_eligible: shop.feed.checkout_eligible,
+        policy_overrides: shop.policy_overrides.clone(),
+    }))
 }

@@ -29,6 +29,7 @@
 pub mod discovery;
 pub mod error;
 pub mod model;
+pub mod service;
 pub mod version;
 pub mod wire;
 

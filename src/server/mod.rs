@@ -21,6 +21,7 @@ use secrecy::SecretString;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use routes::checkout::CheckoutEntry;
 
 use crate::domain::ShopId;
 use crate::scheduler::SchedulerHandle;
@@ -41,6 +42,10 @@ pub struct ServerState {
     pub store: Store,
     pub shops: Arc<BTreeMap<String, ShopEntry>>,
     pub metrics: Option<PrometheusHandle>,
+    /// ACP checkout per shop id, for shops that enable it.
+    pub checkout: Arc<BTreeMap<String, CheckoutEntry>>,
+    /// The daemon's public base URL, when configured.
+    pub public_url: Option<url::Url>,
 }
 
 impl ServerState {
@@ -57,6 +62,26 @@ pub fn public_router(state: ServerState, request_timeout: Duration) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/feeds/{shop}/{file}", get(routes::feed::download))
+        .route(
+            "/acp/{shop}/checkout_sessions",
+            post(routes::checkout::create),
+        )
+        .route(
+            "/acp/{shop}/checkout_sessions/{id}",
+            post(routes::checkout::update).get(routes::checkout::get_session),
+        )
+        .route(
+            "/acp/{shop}/checkout_sessions/{id}/complete",
+            post(routes::checkout::complete),
+        )
+        .route(
+            "/acp/{shop}/checkout_sessions/{id}/cancel",
+            post(routes::checkout::cancel),
+        )
+        .route(
+            "/acp/{shop}/.well-known/acp.json",
+            get(routes::checkout::well_known),
+        )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             request_timeout,

@@ -1,5 +1,6 @@
 //! API-level integration tests: one test binary, one module per area.
 
+mod checkout;
 mod cli;
 mod helpers;
 mod http;

@@ -1,5 +1,6 @@
 //! Handlers, one file per URL subtree.
 
 pub mod admin;
+pub mod checkout;
 pub mod feed;
 pub mod health;

@@ -1,0 +1,478 @@
+//! The checkout session service of one shop: creates, reprices, completes
+//! and cancels sessions.
+//!
+//! - Pricing is Shopify's: every change reprices the cart with
+//!   `draftOrderCalculate` (tax, shipping rates, automatic discounts), and
+//!   the quote is stored with the session so complete charges exactly what
+//!   the buyer was shown.
+//! - Items are the feed's `item_id`s; only items of the published feed are
+//!   sold (the feed already left out drafts, unpublished and invalid rows).
+//! - Completing (see `complete.rs`) authorizes the agent's Stripe shared
+//!   payment token, creates the Shopify order exactly once, then captures;
+//!   every step is recorded before the next so a crash or an upstream
+//!   outage resumes instead of charging or ordering twice.
+//! - Requests on one session are serialized; the session and the stored
+//!   response of its idempotency key commit in one store batch.
+
+mod complete;
+mod pricing;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::error::AcpError;
+use super::model::{
+    CancelSession, CompleteSession, CreateSession, ErrorCode, FulfillmentSelection, Link, Message,
+    MessageTarget, RequestedLine, Session, SessionStatus, Totals, UpdateSession,
+};
+use super::version::ApiVersion;
+use super::wire::{self, SellerContext};
+use crate::config::CheckoutSettings;
+use crate::domain::{Currency, Quote, ShopFacts, ShopId};
+use crate::payment::stripe::StripeClient;
+use crate::source::shopify::ShopifyClient;
+use crate::store::{IdempotencyScope, Store, StoreError, StoredResponse};
+
+/// What is stored per session: the ACP view plus what only we need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckoutRecord {
+    pub session: Session,
+    /// The last quote Shopify gave for this cart; complete charges its total.
+    pub quote: Option<Quote>,
+    /// Progress of complete; `None` until it first runs.
+    #[serde(default)]
+    pub completion: Option<Completion>,
+}
+
+/// Recovery points of the complete saga (see `complete.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// Payment attempts so far; the Stripe idempotency key of an attempt is
+    /// derived from the session id and this number.
+    pub attempt: u32,
+    /// The PaymentIntent of the current attempt, once Stripe answered.
+    pub payment_intent: Option<String>,
+    /// Set before `orderCreate` is sent: from then on, look for the order
+    /// before creating one.
+    pub order_requested: bool,
+    pub order: Option<CreatedOrderRef>,
+    pub captured: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedOrderRef {
+    pub id: String,
+    pub legacy_id: u64,
+    pub name: String,
+}
+
+/// Where a request's response is stored for replay, written together with
+/// the session it produced.
+pub struct IdempotencyCommit<'a> {
+    pub scope: &'a IdempotencyScope,
+    pub fingerprint: &'a str,
+}
+
+/// A session as the route should answer it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// 201 for create, 200 otherwise.
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// Why a request could not produce a session.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0:?}")]
+    Acp(AcpError),
+    #[error("checkout store failure")]
+    Store(#[from] StoreError),
+}
+
+impl From<AcpError> for ServiceError {
+    fn from(e: AcpError) -> Self {
+        ServiceError::Acp(e)
+    }
+}
+
+/// Everything the service needs, built by `app`.
+pub struct CheckoutDeps {
+    pub shop: ShopId,
+    pub store: Store,
+    pub shopify: ShopifyClient,
+    pub stripe: StripeClient,
+    pub settings: CheckoutSettings,
+    /// Feeds must mark rows checkout-eligible for checkout to sell them.
+    pub feed_checkout_eligible: bool,
+    /// Policy links configured for the shop (override Shopify's).
+    pub policy_overrides: crate::domain::ShopPolicies,
+}
+
+/// The checkout of one shop. Cheap to share behind an `Arc`.
+pub struct CheckoutService {
+    deps: CheckoutDeps,
+    /// One async lock per session id that has a request running.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Item ids of the published feed, by feed generation.
+    items: Mutex<Option<(u64, Arc<HashSet<String>>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl CheckoutService {
+    pub fn new(deps: CheckoutDeps) -> Self {
+        CheckoutService {
+            deps,
+            locks: Mutex::new(HashMap::new()),
+            items: Mutex::new(None),
+        }
+    }
+
+    pub fn shop(&self) -> &ShopId {
+        &self.deps.shop
+    }
+
+    pub fn settings(&self) -> &CheckoutSettings {
+        &self.deps.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.deps.store
+    }
+
+    /// The shop's facts as last synced (currency, name, policies).
+    ///
+    /// # Errors
+    /// 503 until the first sync has read the shop.
+    pub fn facts(&self) -> Result<ShopFacts, ServiceError> {
+        self.deps
+            .store
+            .shop_facts(&self.deps.shop)?
+            .ok_or_else(|| AcpError::upstream_unavailable(Some(30)).into())
+    }
+
+    /// What sessions advertise: the Stripe handler and the policy links.
+    ///
+    /// # Errors
+    /// As [`Self::facts`].
+    pub fn seller(&self) -> Result<SellerContext, ServiceError> {
+        let facts = self.facts()?;
+        let mut policies = facts.policies.clone();
+        let o = &self.deps.policy_overrides;
+        for (slot, over) in [
+            (&mut policies.refund, &o.refund),
+            (&mut policies.privacy, &o.privacy),
+            (&mut policies.terms, &o.terms),
+            (&mut policies.shipping, &o.shipping),
+        ] {
+            if over.is_some() {
+                slot.clone_from(over);
+            }
+        }
+        Ok(SellerContext::stripe(
+            self.deps.settings.stripe.merchant_id.clone(),
+            Link::from_policies(&policies),
+        ))
+    }
+
+    fn session_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = lock(&self.locks);
+        // Forget locks nobody holds, so the map stays small.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// The published feed's item ids (cached per generation).
+    fn feed_items(&self) -> Result<Arc<HashSet<String>>, StoreError> {
+        let generation = self
+            .deps
+            .store
+            .feed_meta(&self.deps.shop)?
+            .map_or(0, |m| m.generation);
+        if let Some((g, items)) = lock(&self.items).as_ref()
+            && *g == generation
+        {
+            return Ok(items.clone());
+        }
+        let items: HashSet<String> = self
+            .deps
+            .store
+            .row_hashes(&self.deps.shop)?
+            .into_keys()
+            .collect();
+        let items = Arc::new(items);
+        *lock(&self.items) = Some((generation, items.clone()));
+        Ok(items)
+    }
+
+    fn load(&self, id: &str) -> Result<CheckoutRecord, ServiceError> {
+        self.deps
+            .store
+            .checkout_record(&self.deps.shop, id)?
+            .ok_or_else(|| AcpError::session_not_found().into())
+    }
+
+    fn answer(
+        &self,
+        version: ApiVersion,
+        status: u16,
+        record: &CheckoutRecord,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let seller = self.seller()?;
+        let body = wire::render_session(version, &record.session, &seller);
+        let stored = idempotency.map(|c| {
+            (
+                c.scope,
+                c.fingerprint,
+                StoredResponse {
+                    status,
+                    body: serde_json::to_vec(&body).unwrap_or_default(),
+                },
+            )
+        });
+        let stored_ref = stored.as_ref().map(|(s, f, r)| (*s, *f, r.clone()));
+        self.deps
+            .store
+            .commit_checkout(&self.deps.shop, &record.session.id, record, stored_ref)?;
+        Ok(Answer { status, body })
+    }
+
+    /// Marks a session past its expiry as expired (not for completed ones).
+    fn expire_if_due(record: &mut CheckoutRecord, now: DateTime<Utc>) -> bool {
+        let s = &mut record.session;
+        let due = s.expires_at.is_some_and(|at| at <= now);
+        let open = !s.status.is_terminal() && s.status != SessionStatus::CompleteInProgress;
+        if due && open {
+            s.status = SessionStatus::Expired;
+            s.updated_at = now;
+            return true;
+        }
+        false
+    }
+
+    /// `POST /checkout_sessions`.
+    ///
+    /// # Errors
+    /// Protocol errors (bad currency, upstream down) and store failures.
+    pub async fn create(
+        &self,
+        version: ApiVersion,
+        request: CreateSession,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let facts = self.facts()?;
+        let currency = facts.currency;
+        if let Some(asked) = request.currency
+            && asked != currency
+        {
+            return Err(AcpError::invalid_field(
+                "$.currency",
+                format!("this shop sells in {currency}, not {asked}"),
+            )
+            .into());
+        }
+        let now = Utc::now();
+        let id = format!("cs_{}", uuid::Uuid::new_v4().simple());
+        let expires = chrono::Duration::from_std(self.deps.settings.session_ttl)
+            .ok()
+            .map(|d| now + d);
+        let mut record = CheckoutRecord {
+            session: Session {
+                id: id.clone(),
+                shop: self.deps.shop.clone(),
+                created_with: version,
+                status: SessionStatus::NotReadyForPayment,
+                currency,
+                lines: Vec::new(),
+                buyer: request.buyer,
+                fulfillment_contact: request.fulfillment_contact,
+                address: request.address,
+                fulfillment_options: Vec::new(),
+                selected_fulfillment: selected_option(&request.fulfillment_selection),
+                totals: Totals::zero(currency),
+                messages: Vec::new(),
+                links: Vec::new(),
+                discounts: Default::default(),
+                agent_capabilities: request.agent_capabilities,
+                authentication: None,
+                order: None,
+                order_notes: request.order_notes,
+                locale: request.locale,
+                metadata: request.metadata,
+                created_at: now,
+                updated_at: now,
+                expires_at: expires,
+            },
+            quote: None,
+            completion: None,
+        };
+        if !request.discount_codes.is_empty() {
+            record.session.discounts.codes = request.discount_codes;
+        }
+        self.reprice(&mut record, &request.lines, currency).await?;
+        tracing::info!(
+            checkout.session = %id,
+            checkout.status = ?record.session.status,
+            checkout.lines = record.session.lines.len(),
+            "checkout session created"
+        );
+        self.answer(version, 201, &record, idempotency)
+    }
+
+    /// `GET /checkout_sessions/{id}`.
+    ///
+    /// # Errors
+    /// 404 for an unknown session; store failures.
+    pub async fn get(&self, version: ApiVersion, id: &str) -> Result<Answer, ServiceError> {
+        let guard = self.session_lock(id);
+        let _held = guard.lock().await;
+        let mut record = self.load(id)?;
+        if Self::expire_if_due(&mut record, Utc::now()) {
+            return self.answer(version, 200, &record, None);
+        }
+        let seller = self.seller()?;
+        Ok(Answer {
+            status: 200,
+            body: wire::render_session(version, &record.session, &seller),
+        })
+    }
+
+    /// `POST /checkout_sessions/{id}`.
+    ///
+    /// # Errors
+    /// 404, 405 for finished sessions, upstream and store failures.
+    pub async fn update(
+        &self,
+        version: ApiVersion,
+        id: &str,
+        request: UpdateSession,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let guard = self.session_lock(id);
+        let _held = guard.lock().await;
+        let mut record = self.load(id)?;
+        let now = Utc::now();
+        Self::expire_if_due(&mut record, now);
+        let status = record.session.status;
+        if status.is_terminal() || status == SessionStatus::CompleteInProgress {
+            return Err(AcpError::session_not_modifiable(status).into());
+        }
+        let s = &mut record.session;
+        request.buyer.apply_to(&mut s.buyer);
+        request
+            .fulfillment_contact
+            .apply_to(&mut s.fulfillment_contact);
+        let address_changed = !request.address.is_keep();
+        request.address.apply_to(&mut s.address);
+        match request.fulfillment_selection {
+            super::model::Patch::Keep => {
+                // A new address gets the cheapest option of its own rates.
+                if address_changed {
+                    s.selected_fulfillment = None;
+                }
+            }
+            super::model::Patch::Clear => s.selected_fulfillment = None,
+            super::model::Patch::Set(selection) => {
+                s.selected_fulfillment = selected_option(&selection);
+            }
+        }
+        let mut codes = Some(std::mem::take(&mut s.discounts.codes));
+        request.discount_codes.apply_to(&mut codes);
+        s.discounts.codes = codes.unwrap_or_default();
+        request.order_notes.apply_to(&mut s.order_notes);
+        s.updated_at = now;
+        let lines: Vec<RequestedLine> = match request.lines {
+            Some(lines) => lines,
+            None => s
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    std::num::NonZeroU32::new(l.quantity).map(|q| RequestedLine {
+                        item_id: l.item_id.clone(),
+                        quantity: super::model::RequestedQuantity::Units(q),
+                    })
+                })
+                .collect(),
+        };
+        let currency = record.session.currency;
+        self.reprice(&mut record, &lines, currency).await?;
+        self.answer(version, 200, &record, idempotency)
+    }
+
+    /// `POST /checkout_sessions/{id}/cancel`.
+    ///
+    /// # Errors
+    /// 404, 405 for completed or canceled sessions, store failures.
+    pub async fn cancel(
+        &self,
+        version: ApiVersion,
+        id: &str,
+        request: CancelSession,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let guard = self.session_lock(id);
+        let _held = guard.lock().await;
+        let mut record = self.load(id)?;
+        let now = Utc::now();
+        Self::expire_if_due(&mut record, now);
+        let status = record.session.status;
+        if status.is_terminal() || status == SessionStatus::CompleteInProgress {
+            return Err(AcpError::session_not_modifiable(status).into());
+        }
+        record.session.status = SessionStatus::Canceled;
+        record.session.updated_at = now;
+        if let Some(trace) = &request.intent_trace {
+            tracing::info!(checkout.session = %id, cancel.reason = ?trace.reason, "checkout canceled");
+        }
+        self.answer(version, 200, &record, idempotency)
+    }
+
+    /// `POST /checkout_sessions/{id}/complete`.
+    ///
+    /// # Errors
+    /// 404, 405, 503 while an upstream outcome is unknown (the retry
+    /// resumes), store failures. Declines are 200 sessions with messages.
+    pub async fn complete(
+        &self,
+        version: ApiVersion,
+        id: &str,
+        request: CompleteSession,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let guard = self.session_lock(id);
+        let _held = guard.lock().await;
+        let mut record = self.load(id)?;
+        complete::run(self, &mut record, request).await?;
+        self.answer(version, 200, &record, idempotency)
+    }
+}
+
+/// The option id of the first selection (one shipping group per session).
+fn selected_option(selection: &[FulfillmentSelection]) -> Option<String> {
+    selection.first().map(|s| s.option_id.clone())
+}
+
+/// An error message on the session.
+fn error_message(code: ErrorCode, target: MessageTarget, text: impl Into<String>) -> Message {
+    Message::error(code, target, text)
+}
+
+/// The currency check shared by pricing and completion.
+fn same_currency(a: Currency, b: Currency) -> bool {
+    a == b
+}
+
+/// Public base URL of a shop's checkout API.
+pub fn api_base_url(public_url: &Url, shop: &ShopId) -> Option<Url> {
+    public_url.join(&format!("acp/{shop}/")).ok()
+}

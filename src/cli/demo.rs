@@ -13,11 +13,16 @@ use url::Url;
 use crate::app::{AppOptions, Application, shutdown_signal};
 use crate::config::{DEMO_CONFIG, Settings};
 use crate::emulator::shopify::{EmulatorConfig, ShopData, ShopifyEmulator};
+use crate::emulator::stripe::{StripeEmulator, StripeEmulatorConfig};
 
 /// The token the embedded demo config sends; the demo emulator accepts it.
 pub const DEMO_TOKEN: &str = "shpat_demo_emulator_token";
 /// Where the emulator is mounted on the demo's listener.
 pub const EMULATOR_PREFIX: &str = "/_emulator/shopify";
+/// Where the Stripe emulator is mounted on the demo's listener.
+pub const STRIPE_PREFIX: &str = "/_emulator/stripe";
+/// The agent key of the embedded demo config.
+pub const DEMO_AGENT_KEY: &str = "demo-agent-key";
 
 pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::from_toml(DEMO_CONFIG)?;
@@ -44,15 +49,24 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
         .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
         .context("no data directory")?;
     settings.server.listen = addr;
+    let stripe_base = format!("http://{addr}{STRIPE_PREFIX}");
     for shop in &mut settings.shops {
         shop.shopify.api_base_url = Some(Url::parse(&emulator_base)?);
+        if let Some(checkout) = &mut shop.checkout {
+            checkout.stripe.api_base_url = Some(Url::parse(&stripe_base)?);
+        }
     }
+    let stripe = StripeEmulator::new(StripeEmulatorConfig::default());
 
     let app = Application::build(
         settings,
         AppOptions {
             public_listener: Some(listener),
-            extra_public_routes: Some(Router::new().nest(EMULATOR_PREFIX, emulator.router())),
+            extra_public_routes: Some(
+                Router::new()
+                    .nest(EMULATOR_PREFIX, emulator.router())
+                    .nest(STRIPE_PREFIX, stripe.router()),
+            ),
             ..AppOptions::default()
         },
     )
@@ -70,6 +84,13 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
     println!("Report:    http://{admin}/admin/shops/demo/feed/report");
     println!(
         "Emulator:  {emulator_base}/admin/api/2026-10/graphql.json  (X-Shopify-Access-Token: {DEMO_TOKEN})"
+    );
+    println!(
+        "Checkout:  http://{addr}/acp/demo/checkout_sessions  (Authorization: Bearer {DEMO_AGENT_KEY}; see README)"
+    );
+    println!(
+        "Stripe:    {stripe_base}/v1/test_helpers/shared_payment/granted_tokens mints test tokens (Bearer {})",
+        StripeEmulatorConfig::DEFAULT_SECRET_KEY
     );
     println!("Stop with Ctrl-C.");
     println!();

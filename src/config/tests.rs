@@ -166,17 +166,64 @@ access_token = "t"
 
 #[test]
 fn shipped_example_and_demo_configs_are_valid() {
+    use secrecy::ExposeSecret;
     let demo = Settings::from_toml(DEMO_CONFIG).unwrap();
     assert_eq!(demo.shops[0].id.as_str(), "demo");
     // The example reads secrets from files/env; supply them.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("acme-shopify-token"), "t").unwrap();
     std::fs::write(dir.path().join("globex-shopify-secret"), "s").unwrap();
+    std::fs::write(dir.path().join("acme-stripe-secret-key"), "sk_test_x").unwrap();
     let mut table = parse_table(EXAMPLE_CONFIG, "example").unwrap();
     apply_env(&mut table, std::iter::empty()).unwrap();
     let raw: RawSettings = toml::Value::Table(table).try_into().unwrap();
     let dir_path = dir.path().display().to_string();
-    let lookup = move |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| dir_path.clone());
+    let lookup = move |name: &str| match name {
+        "CREDENTIALS_DIRECTORY" => Some(dir_path.clone()),
+        "ACME_OPENAI_ACP_KEY" => Some("an-agent-key-of-some-length".to_owned()),
+        _ => None,
+    };
     let s = validate::validate(raw, None, &lookup).unwrap();
     assert_eq!(s.shops.len(), 2);
+    let checkout = s.shop("acme").unwrap().checkout.as_ref().unwrap();
+    assert_eq!(checkout.agents[0].id, "openai");
+    assert!(s.shop("globex").unwrap().checkout.is_none());
+    let demo_checkout = demo.shops[0].checkout.as_ref().unwrap();
+    assert_eq!(
+        demo_checkout.agents[0].api_key.expose_secret(),
+        "demo-agent-key"
+    );
+}
+
+#[test]
+fn checkout_problems_are_all_reported() {
+    let text = r#"
+[[shops]]
+id = "acme"
+[shops.shopify]
+shop_domain = "acme.myshopify.com"
+access_token = "t"
+[shops.feed]
+checkout_eligible = false
+[shops.checkout]
+signature_policy = "sometimes"
+[[shops.checkout.agents]]
+id = "a"
+api_key = "short"
+[shops.checkout.stripe]
+merchant_id = "not-an-account"
+"#;
+    let Err(ConfigError::Invalid(problems)) = Settings::from_toml(text) else {
+        panic!("expected validation problems");
+    };
+    let all = problems.join("\n");
+    for expected in [
+        "shops.acme.checkout.agents[0].api_key: must be at least 12 characters",
+        "shops.acme.checkout.signature_policy",
+        "shops.acme.checkout.stripe.secret_key: missing",
+        "shops.acme.checkout.stripe.merchant_id",
+        "shops.acme.checkout: needs shops.feed.checkout_eligible = true",
+    ] {
+        assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+    }
 }

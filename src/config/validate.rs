@@ -230,12 +230,21 @@ fn validate_shop(
     }
     let shopify = validate_shopify(p, &format!("{label}.shopify"), raw.shopify, base_dir, env);
     let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);
+    let checkout_eligible = raw.feed.checkout_eligible.unwrap_or(false);
     let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
     let policy_overrides = validate_policies(p, &format!("{label}.policies"), raw.policies);
     let checkout = raw
         .checkout
         .filter(|c| c.enabled.unwrap_or(true))
-        .and_then(|c| validate_checkout(p, &format!("{label}.checkout"), c, base_dir, env));
+        .and_then(|c| {
+            if !checkout_eligible {
+                p.add(
+                    &format!("{label}.checkout"),
+                    "needs shops.feed.checkout_eligible = true (the feed must offer what checkout sells)",
+                );
+            }
+            validate_checkout(p, &format!("{label}.checkout"), c, base_dir, env)
+        });
     if p.0.len() != before {
         return None;
     }
@@ -292,9 +301,9 @@ fn validate_checkout(
             }
         };
         if let Some(k) = &api_key
-            && secrecy::ExposeSecret::expose_secret(k).len() < 16
+            && secrecy::ExposeSecret::expose_secret(k).len() < 12
         {
-            p.add(&format!("{akey}.api_key"), "must be at least 16 characters");
+            p.add(&format!("{akey}.api_key"), "must be at least 12 characters");
         }
         let signing_secret = agent
             .signing_secret

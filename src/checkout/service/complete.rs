@@ -29,7 +29,8 @@ use super::{
 };
 use crate::checkout::error::AcpError;
 use crate::checkout::model::{
-    CompleteSession, ErrorCode, MessageTarget, OrderRef, PaymentData, SessionStatus,
+    CompleteSession, ErrorCode, Message, MessageTarget, OrderRef, PaymentData, RequestedLine,
+    RequestedQuantity, SessionStatus, WarningCode,
 };
 use crate::checkout::wire::StripeCardHandler;
 use crate::domain::{Buyer, Quote};
@@ -76,9 +77,9 @@ pub(super) async fn run(
             return Ok(());
         }
     }
-    let Some(quote) = record.quote.clone() else {
+    if record.quote.is_none() {
         return Err(AcpError::internal().into());
-    };
+    }
     let credential = match &request.payment {
         PaymentData::Credential(c) => c,
         PaymentData::PurchaseOrder(_) => {
@@ -113,6 +114,18 @@ pub(super) async fn run(
         record.session.order_notes = Some(notes);
     }
 
+    // Before any money moves: price and stock again, live. A cart that
+    // changed is shown to the buyer again instead of being charged.
+    let authorized = record
+        .completion
+        .as_ref()
+        .is_some_and(|c| c.payment_intent.is_some() || c.order_requested);
+    if !authorized && !recheck(service, record).await? {
+        return Ok(());
+    }
+    let Some(quote) = record.quote.clone() else {
+        return Err(AcpError::internal().into());
+    };
     record.completion.get_or_insert_with(Completion::default);
     record.session.status = SessionStatus::CompleteInProgress;
     record.session.updated_at = now;
@@ -165,6 +178,41 @@ pub(super) async fn run(
         "checkout completed"
     );
     Ok(())
+}
+
+/// Reprices the cart with the same lines, address and rate. `false` when the
+/// session is no longer payable as shown (stock ran out, the price moved);
+/// the session then carries the new state and messages.
+async fn recheck(
+    service: &CheckoutService,
+    record: &mut CheckoutRecord,
+) -> Result<bool, ServiceError> {
+    let shown = record.session.totals.total;
+    let lines: Vec<RequestedLine> = record
+        .session
+        .lines
+        .iter()
+        .filter_map(|l| {
+            std::num::NonZeroU32::new(l.quantity).map(|q| RequestedLine {
+                item_id: l.item_id.clone(),
+                quantity: RequestedQuantity::Units(q),
+            })
+        })
+        .collect();
+    let currency = record.session.currency;
+    service.reprice(record, &lines, currency).await?;
+    if record.session.status != SessionStatus::ReadyForPayment {
+        return Ok(false);
+    }
+    if record.session.totals.total != shown {
+        record.session.messages.push(Message::warning(
+            WarningCode::PriceChange,
+            MessageTarget::None,
+            "The total changed since it was shown; review it and complete again.",
+        ));
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn payment_problem(record: &mut CheckoutRecord, code: ErrorCode, text: &str) {

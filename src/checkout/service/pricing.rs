@@ -260,8 +260,14 @@ fn apply_quote(
         fee: None,
         total: quote.total,
     };
+    // Shopify's calculation alerts are about stock a draft cannot claim
+    // (not enough of a variant that may not be oversold): not payable.
     for warning in &quote.warnings {
-        messages.push(Message::info(warning.clone()));
+        messages.push(error_message(
+            ErrorCode::OutOfStock,
+            MessageTarget::None,
+            warning.clone(),
+        ));
     }
 }
 

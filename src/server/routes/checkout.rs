@@ -112,7 +112,11 @@ pub async fn cancel(
 }
 
 /// `GET /acp/{shop}/.well-known/acp.json`: public, cacheable.
-pub async fn well_known(State(state): State<ServerState>, Path(shop): Path<String>) -> Response {
+pub async fn well_known(
+    State(state): State<ServerState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(entry) = state.checkout.get(&shop) else {
         return acp_error(ApiVersion::LATEST, &no_checkout(&shop), &HeaderMap::new());
     };
@@ -124,7 +128,11 @@ pub async fn well_known(State(state): State<ServerState>, Path(shop): Path<Strin
         .public_url
         .as_ref()
         .and_then(|u| api_base_url(u, entry.service.shop()))
-        .or_else(|| url::Url::parse(&format!("http://localhost/acp/{shop}/")).ok());
+        .or_else(|| {
+            // No public URL configured: the address the caller used.
+            let host = header_str(&headers, header::HOST.as_str()).unwrap_or("localhost");
+            url::Url::parse(&format!("http://{host}/acp/{shop}/")).ok()
+        });
     let Some(base) = base else {
         return acp_error(ApiVersion::LATEST, &AcpError::internal(), &HeaderMap::new());
     };

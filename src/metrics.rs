@@ -66,6 +66,27 @@ pub const BULK_BYTES_TOTAL: &str = "acp_bridge_shopify_bulk_bytes_total";
 /// Counter: bulk child lines whose parent never appeared.
 pub const BULK_ORPHANS_TOTAL: &str = "acp_bridge_shopify_bulk_orphans_total";
 
+// ACP checkout. Labels: `shop`, `operation` (`create`, `update`, `get`,
+// `complete`, `cancel`) and `status` (HTTP status code).
+
+/// Counter: checkout API requests by `shop`, `operation`, `status` and
+/// `replayed` (`true` for idempotent replays).
+pub const CHECKOUT_REQUESTS_TOTAL: &str = "acp_bridge_checkout_requests_total";
+
+/// Histogram: checkout API request duration by `shop` and `operation`.
+pub const CHECKOUT_REQUEST_DURATION_SECONDS: &str = "acp_bridge_checkout_request_duration_seconds";
+
+/// Counter: complete attempts by `shop` and `outcome` (`completed`,
+/// `declined`, `out_of_stock`, `repriced`, `not_ready`, `upstream_error`).
+pub const CHECKOUT_COMPLETIONS_TOTAL: &str = "acp_bridge_checkout_completions_total";
+
+/// Counter: authorizations released because no order could be created.
+pub const CHECKOUT_VOIDS_TOTAL: &str = "acp_bridge_checkout_voids_total";
+
+/// Counter: captures that failed after the order was created (the order
+/// stands; reconcile the authorization).
+pub const CHECKOUT_CAPTURE_FAILURES_TOTAL: &str = "acp_bridge_checkout_capture_failures_total";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the global Prometheus recorder once per process and returns its

@@ -34,6 +34,9 @@ use crate::checkout::model::{
 };
 use crate::checkout::wire::StripeCardHandler;
 use crate::domain::{Buyer, Quote};
+use crate::metrics::{
+    CHECKOUT_CAPTURE_FAILURES_TOTAL, CHECKOUT_COMPLETIONS_TOTAL, CHECKOUT_VOIDS_TOTAL,
+};
 use crate::payment::stripe::{
     CancellationReason, CaptureMode, ChargeRequest, IdempotencyKey, PaymentIntent,
     PaymentIntentStatus, StripeError,
@@ -51,6 +54,45 @@ fn key(session: &str, step: &str, attempt: u32) -> Result<IdempotencyKey, Servic
 }
 
 pub(super) async fn run(
+    service: &CheckoutService,
+    record: &mut CheckoutRecord,
+    request: CompleteSession,
+) -> Result<(), ServiceError> {
+    let before = record.session.status;
+    let result = steps(service, record, request).await;
+    let outcome = match (&result, record.session.status) {
+        (Err(_), _) => "upstream_error",
+        (Ok(()), SessionStatus::Completed) if before == SessionStatus::Completed => "replayed",
+        (Ok(()), SessionStatus::Completed) => "completed",
+        (Ok(()), _) => {
+            let has = |code: ErrorCode| {
+                record.session.messages.iter().any(|m| {
+                    matches!(m.kind, crate::checkout::model::MessageKind::Error(c) if c == code)
+                })
+            };
+            if has(ErrorCode::PaymentDeclined) {
+                "declined"
+            } else if has(ErrorCode::OutOfStock) {
+                "out_of_stock"
+            } else if record.session.messages.iter().any(|m| {
+                m.kind == crate::checkout::model::MessageKind::Warning(WarningCode::PriceChange)
+            }) {
+                "repriced"
+            } else {
+                "not_ready"
+            }
+        }
+    };
+    metrics::counter!(
+        CHECKOUT_COMPLETIONS_TOTAL,
+        "shop" => service.shop().to_string(),
+        "outcome" => outcome,
+    )
+    .increment(1);
+    result
+}
+
+async fn steps(
     service: &CheckoutService,
     record: &mut CheckoutRecord,
     request: CompleteSession,
@@ -493,6 +535,7 @@ async fn void(service: &CheckoutService, session_id: &str, intent: &PaymentInten
     let Ok(k) = key(session_id, "void", attempt) else {
         return;
     };
+    metrics::counter!(CHECKOUT_VOIDS_TOTAL, "shop" => service.shop().to_string()).increment(1);
     if let Err(e) = service
         .deps
         .stripe
@@ -528,11 +571,18 @@ async fn capture(service: &CheckoutService, record: &mut CheckoutRecord, intent:
                 c.captured = true;
             }
         }
-        Err(e) => tracing::error!(
-            checkout.session = %session_id,
-            payment_intent = %intent.id,
-            error = %crate::telemetry::ErrorChain(&e),
-            "capturing the payment failed; the order exists and the authorization stands"
-        ),
+        Err(e) => {
+            metrics::counter!(
+                CHECKOUT_CAPTURE_FAILURES_TOTAL,
+                "shop" => service.shop().to_string()
+            )
+            .increment(1);
+            tracing::error!(
+                checkout.session = %session_id,
+                payment_intent = %intent.id,
+                error = %crate::telemetry::ErrorChain(&e),
+                "capturing the payment failed; the order exists and the authorization stands"
+            );
+        }
     }
 }

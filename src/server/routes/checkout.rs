@@ -25,6 +25,7 @@ use crate::checkout::service::{
 };
 use crate::checkout::{AcpError, ApiVersion, wire};
 use crate::config::SignaturePolicy;
+use crate::metrics::{CHECKOUT_REQUEST_DURATION_SECONDS, CHECKOUT_REQUESTS_TOTAL};
 use crate::server::ServerState;
 use crate::store::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart};
 
@@ -65,6 +66,18 @@ enum Op {
     Get,
     Complete,
     Cancel,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Get => "get",
+            Op::Complete => "complete",
+            Op::Cancel => "cancel",
+        }
+    }
 }
 
 pub async fn create(
@@ -145,7 +158,37 @@ pub async fn well_known(
     response
 }
 
+/// Times and counts every request, then runs it.
 async fn handle(
+    state: ServerState,
+    shop: String,
+    id: Option<String>,
+    op: Op,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = std::time::Instant::now();
+    let label = shop.clone();
+    let response = handle_inner(state, shop, id, op, headers, body).await;
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    metrics::counter!(
+        CHECKOUT_REQUESTS_TOTAL,
+        "shop" => label.clone(),
+        "operation" => op.as_str(),
+        "status" => response.status().as_u16().to_string(),
+        "replayed" => if replayed { "true" } else { "false" },
+    )
+    .increment(1);
+    metrics::histogram!(
+        CHECKOUT_REQUEST_DURATION_SECONDS,
+        "shop" => label,
+        "operation" => op.as_str(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn handle_inner(
     state: ServerState,
     shop: String,
     id: Option<String>,

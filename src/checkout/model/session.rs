@@ -68,6 +68,10 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Where the buyer can finish in the shop itself (a Shopify cart
+    /// permalink for the same lines) when in-chat checkout cannot.
+    #[serde(default)]
+    pub continue_url: Option<Url>,
 }
 
 impl fmt::Debug for Session {

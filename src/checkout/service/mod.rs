@@ -312,6 +312,7 @@ impl CheckoutService {
                 created_at: now,
                 updated_at: now,
                 expires_at: expires,
+                continue_url: None,
             },
             quote: None,
             completion: None,
@@ -320,6 +321,7 @@ impl CheckoutService {
             record.session.discounts.codes = request.discount_codes;
         }
         self.reprice(&mut record, &request.lines, currency).await?;
+        record.session.continue_url = cart_permalink(&facts.url, &record.session.lines);
         tracing::info!(
             checkout.session = %id,
             checkout.status = ?record.session.status,
@@ -406,6 +408,9 @@ impl CheckoutService {
         };
         let currency = record.session.currency;
         self.reprice(&mut record, &lines, currency).await?;
+        if let Ok(facts) = self.facts() {
+            record.session.continue_url = cart_permalink(&facts.url, &record.session.lines);
+        }
         self.answer(version, 200, &record, idempotency)
     }
 
@@ -470,6 +475,20 @@ fn error_message(code: ErrorCode, target: MessageTarget, text: impl Into<String>
 /// The currency check shared by pricing and completion.
 fn same_currency(a: Currency, b: Currency) -> bool {
     a == b
+}
+
+/// The storefront's cart permalink for `lines`
+/// (`{storefront}/cart/{variant}:{quantity},…`), which fills the shop's own
+/// cart with the same items.
+pub fn cart_permalink(storefront: &Url, lines: &[super::model::SessionLine]) -> Option<Url> {
+    if lines.is_empty() {
+        return None;
+    }
+    let items: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}:{}", l.item_id, l.quantity))
+        .collect();
+    storefront.join(&format!("cart/{}", items.join(","))).ok()
 }
 
 /// Public base URL of a shop's checkout API.

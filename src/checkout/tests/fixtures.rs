@@ -157,6 +157,7 @@ pub fn fresh() -> Session {
         created_at: created,
         updated_at: created,
         expires_at: Some(Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap()),
+        continue_url: Some("https://shop.example/cart/123:2".parse().unwrap()),
     }
 }
 

@@ -460,6 +460,9 @@ pub fn render_session(session: &Session, seller: &SellerContext) -> Value {
     if let Some(t) = &session.expires_at {
         out.insert("expires_at".into(), common::timestamp(t));
     }
+    if let Some(url) = &session.continue_url {
+        out.insert("continue_url".into(), Value::String(url.to_string()));
+    }
     if !session.metadata.is_empty() {
         out.insert("metadata".into(), Value::Object(session.metadata.clone()));
     }

@@ -150,6 +150,13 @@ impl Application {
             schedulers.spawn(fut);
             handles.insert(shop.to_string(), handle);
         }
+        if !self.checkout.is_empty() {
+            let services: Vec<_> = self.checkout.values().map(|e| e.service.clone()).collect();
+            schedulers.spawn(prune_idempotency_keys(
+                services,
+                scheduler_token.child_token(),
+            ));
+        }
 
         let shops: BTreeMap<String, ShopEntry> = self
             .settings
@@ -242,6 +249,39 @@ impl Application {
         let _ = std::fs::remove_file(&addr_file);
         info!("acp-bridge stopped");
         outcome
+    }
+}
+
+/// How often expired idempotency keys are deleted.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes idempotency keys past their 24 h retention, hourly, until
+/// cancelled.
+async fn prune_idempotency_keys(services: Vec<Arc<CheckoutService>>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for service in &services {
+            let store = service.store().clone();
+            let shop = service.shop().clone();
+            let pruned = tokio::task::spawn_blocking(move || {
+                store.prune_idempotency_keys(&shop, chrono::Utc::now(), chrono::Duration::hours(25))
+            })
+            .await;
+            match pruned {
+                Ok(Ok(n)) if n > 0 => {
+                    info!(shop = %service.shop(), pruned = n, "expired idempotency keys deleted");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    warn!(error = %crate::telemetry::ErrorChain(&e), "pruning idempotency keys failed")
+                }
+                Err(e) => warn!(error = %e, "pruning idempotency keys panicked"),
+            }
+        }
     }
 }
 

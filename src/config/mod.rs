@@ -245,6 +245,11 @@ pub struct CheckoutSettings {
     pub order_lookup_interval: Duration,
     /// Mark created Shopify orders as test orders.
     pub test_orders: bool,
+    /// Let Shopify email its order confirmation to the buyer.
+    pub send_receipt: bool,
+    /// A host name bound to this shop alone: `/.well-known/acp.json` on it
+    /// serves this shop's discovery document.
+    pub hostname: Option<String>,
     pub stripe: StripeCheckoutSettings,
 }
 

@@ -105,6 +105,8 @@ pub struct RawCheckout {
     pub order_lookup_attempts: Option<u32>,
     pub order_lookup_interval_ms: Option<u64>,
     pub test_orders: Option<bool>,
+    pub send_receipt: Option<bool>,
+    pub hostname: Option<String>,
     #[serde(default)]
     pub stripe: RawStripe,
 }

@@ -384,6 +384,8 @@ fn validate_checkout(
         order_lookup_attempts: raw.order_lookup_attempts.unwrap_or(6).max(1),
         order_lookup_interval: Duration::from_millis(raw.order_lookup_interval_ms.unwrap_or(5_000)),
         test_orders: raw.test_orders.unwrap_or(false),
+        send_receipt: raw.send_receipt.unwrap_or(false),
+        hostname: raw.hostname.map(|h| h.trim().to_ascii_lowercase()),
         stripe: StripeCheckoutSettings {
             secret_key: secret_key?,
             merchant_id: merchant_id?,

@@ -82,6 +82,10 @@ pub fn public_router(state: ServerState, request_timeout: Duration) -> Router {
             "/acp/{shop}/.well-known/acp.json",
             get(routes::checkout::well_known),
         )
+        .route(
+            "/.well-known/acp.json",
+            get(routes::checkout::well_known_by_host),
+        )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             request_timeout,

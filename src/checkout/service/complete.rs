@@ -448,7 +448,7 @@ async fn place_order(
             kind: PaymentKind::Authorization,
             status: PaymentStatus::Success,
         },
-        send_receipt: false,
+        send_receipt: service.settings().send_receipt,
         test: service.settings().test_orders,
     };
     match shopify.create_order(&order_request).await {

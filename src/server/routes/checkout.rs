@@ -124,6 +124,33 @@ pub async fn cancel(
     handle(state, shop, Some(id), Op::Cancel, headers, body).await
 }
 
+/// `GET /.well-known/acp.json` on a host name bound to one shop
+/// (`shops.checkout.hostname`).
+pub async fn well_known_by_host(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    let host = header_str(&headers, header::HOST.as_str())
+        .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+    let shop = host.and_then(|host| {
+        state
+            .checkout
+            .iter()
+            .find(|(_, e)| e.service.settings().hostname.as_deref() == Some(host.as_str()))
+            .map(|(id, _)| id.clone())
+    });
+    match shop {
+        Some(shop) => well_known(State(state), Path(shop), headers).await,
+        None => acp_error(
+            ApiVersion::LATEST,
+            &AcpError::new(
+                StatusCode::NOT_FOUND,
+                crate::checkout::ErrorKind::InvalidRequest,
+                "not_found",
+                "no shop is bound to this host name",
+            ),
+            &headers,
+        ),
+    }
+}
+
 /// `GET /acp/{shop}/.well-known/acp.json`: public, cacheable.
 pub async fn well_known(
     State(state): State<ServerState>,

@@ -1,6 +1,10 @@
 //! API-level integration tests: one test binary, one module per area.
 
 mod checkout;
+mod checkout_conformance;
+mod checkout_discovery;
+mod checkout_faults;
+mod checkout_support;
 mod cli;
 mod helpers;
 mod http;

@@ -39,11 +39,16 @@ use crate::metrics::{
 };
 use crate::payment::stripe::{
     CancellationReason, CaptureMode, ChargeRequest, IdempotencyKey, PaymentIntent,
-    PaymentIntentStatus, StripeError,
+    PaymentIntentStatus, StripeError, TokenUnusableReason,
 };
 use crate::source::shopify::{
     CreatedOrder, OrderRequest, PaymentKind, PaymentRecord, PaymentStatus, ShopifyError,
 };
+
+/// How long after an `orderCreate` without an answer the order must stay
+/// out of Shopify's search before it is created again. Order search lags by
+/// seconds; a retry within this window only looks.
+pub const ORDER_RECREATE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Metadata key the PaymentIntent carries the session id under.
 pub const SESSION_METADATA_KEY: &str = "checkout_session_id";
@@ -101,7 +106,11 @@ async fn steps(
     CheckoutService::expire_if_due(record, now);
     let status = record.session.status;
     match status {
-        SessionStatus::Completed => return Ok(()),
+        SessionStatus::Completed => {
+            // The order exists; a capture that failed earlier is retried.
+            retry_capture(service, record).await;
+            return Ok(());
+        }
         SessionStatus::Canceled | SessionStatus::Expired => {
             return Err(AcpError::session_not_modifiable(status).into());
         }
@@ -314,6 +323,18 @@ async fn authorize(
             return Ok(None);
         }
         Err(StripeError::TokenUnusable { reason }) => {
+            // A token consumed by an earlier attempt of this session whose
+            // answer was lost: adopt that authorization.
+            if matches!(reason, TokenUnusableReason::Consumed)
+                && let Some(intent) = find_live(service, &session_id).await?
+            {
+                let c = record.completion.get_or_insert_with(Completion::default);
+                c.payment_intent = Some(intent.id.clone());
+                service
+                    .store()
+                    .put_checkout_record(service.shop(), &session_id, record)?;
+                return Ok(Some(intent));
+            }
             next_attempt(record);
             tracing::info!(checkout.session = %session_id, reason = ?reason, "payment token unusable");
             payment_problem(
@@ -336,6 +357,28 @@ async fn authorize(
                         "The payment could not be confirmed; please try again.",
                     );
                     return Ok(None);
+                }
+            }
+        }
+        Err(e @ StripeError::Ambiguous { .. }) => {
+            // Maybe applied. Stripe also saves its own 500s under the key and
+            // replays them, so retrying the same key may never succeed: if
+            // no PaymentIntent of this attempt exists, the next complete uses
+            // a new attempt (the token is single-use, so a charge that did go
+            // through cannot be repeated; it is found by search instead).
+            tracing::warn!(
+                checkout.session = %session_id,
+                error = %crate::telemetry::ErrorChain(&e),
+                "authorizing the payment had no usable answer"
+            );
+            match find_attempt(service, &session_id, completion.attempt).await? {
+                Some(intent) => intent,
+                None => {
+                    next_attempt(record);
+                    service
+                        .store()
+                        .put_checkout_record(service.shop(), &session_id, record)?;
+                    return Err(stripe_unavailable(&e).into());
                 }
             }
         }
@@ -395,6 +438,25 @@ async fn find_attempt(
     }))
 }
 
+/// Any authorized or captured PaymentIntent of the session.
+async fn find_live(
+    service: &CheckoutService,
+    session_id: &str,
+) -> Result<Option<PaymentIntent>, ServiceError> {
+    let found = service
+        .deps
+        .stripe
+        .find_by_metadata(SESSION_METADATA_KEY, session_id)
+        .await
+        .map_err(|e| stripe_unavailable(&e))?;
+    Ok(found.into_iter().find(|pi| {
+        matches!(
+            pi.status,
+            PaymentIntentStatus::RequiresCapture | PaymentIntentStatus::Succeeded
+        )
+    }))
+}
+
 fn stripe_unavailable(e: &StripeError) -> AcpError {
     match e {
         StripeError::Authentication { .. } | StripeError::InvalidSettings { .. } => {
@@ -423,13 +485,21 @@ async fn place_order(
             created_at: Utc::now(),
         }));
     }
-    if completion.order_requested
-        && let Some(order) = look_up(service, &session_id).await?
-    {
-        return Ok(Some(order));
+    if completion.order_requested {
+        if let Some(order) = look_up(service, &session_id).await? {
+            return Ok(Some(order));
+        }
+        let recent = completion
+            .order_requested_at
+            .is_some_and(|at| Utc::now() - at < ORDER_RECREATE_AFTER);
+        if recent {
+            // Possibly created and not yet searchable: never a second order.
+            return Err(AcpError::upstream_unavailable(Some(10)).into());
+        }
     }
     let c = record.completion.get_or_insert_with(Completion::default);
     c.order_requested = true;
+    c.order_requested_at = Some(Utc::now());
     service
         .store()
         .put_checkout_record(service.shop(), &session_id, record)?;
@@ -478,19 +548,21 @@ async fn place_order(
             );
             match look_up(service, &session_id).await? {
                 Some(order) => Ok(Some(order)),
-                None => {
-                    // Not there after the whole lookup window: it was not
-                    // created. Create it now (the flag stays set, so a crash
-                    // here still looks first next time).
-                    shopify
-                        .create_order(&order_request)
-                        .await
-                        .map(Some)
-                        .map_err(|e| upstream(&e).into())
-                }
+                // Maybe created and not searchable yet: the agent retries,
+                // and the retry looks again before it creates anything.
+                None => Err(AcpError::upstream_unavailable(Some(10)).into()),
             }
         }
         Err(e) => {
+            // Refused before Shopify ran it (unavailable, throttled, …): no
+            // order exists, so the retry may create one right away.
+            if let Some(c) = record.completion.as_mut() {
+                c.order_requested = false;
+                c.order_requested_at = None;
+            }
+            service
+                .store()
+                .put_checkout_record(service.shop(), &session_id, record)?;
             tracing::warn!(
                 checkout.session = %session_id,
                 error = %crate::telemetry::ErrorChain(&e),
@@ -548,6 +620,27 @@ async fn void(service: &CheckoutService, session_id: &str, intent: &PaymentInten
             error = %crate::telemetry::ErrorChain(&e),
             "releasing the authorization failed; it expires on its own"
         );
+    }
+}
+
+/// A completed session whose capture failed: try again (idempotent key).
+async fn retry_capture(service: &CheckoutService, record: &mut CheckoutRecord) {
+    let Some(completion) = record.completion.clone() else {
+        return;
+    };
+    if completion.captured {
+        return;
+    }
+    let Some(id) = completion.payment_intent else {
+        return;
+    };
+    match service.deps.stripe.retrieve(&id).await {
+        Ok(intent) => capture(service, record, &intent).await,
+        Err(e) => tracing::warn!(
+            checkout.session = %record.session.id,
+            error = %crate::telemetry::ErrorChain(&e),
+            "reading the authorization to capture it failed"
+        ),
     }
 }
 

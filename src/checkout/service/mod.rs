@@ -61,6 +61,10 @@ pub struct Completion {
     /// Set before `orderCreate` is sent: from then on, look for the order
     /// before creating one.
     pub order_requested: bool,
+    /// When `orderCreate` was last sent; a new one is sent only after
+    /// [`complete::ORDER_RECREATE_AFTER`] without the order showing up.
+    #[serde(default)]
+    pub order_requested_at: Option<DateTime<Utc>>,
     pub order: Option<CreatedOrderRef>,
     pub captured: bool,
 }

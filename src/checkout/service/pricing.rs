@@ -198,7 +198,7 @@ impl CheckoutService {
 
 /// A Shopify failure as the agent sees it.
 pub(super) fn upstream(e: &ShopifyError) -> AcpError {
-    if e.is_retryable() {
+    if e.is_retryable() || matches!(e, ShopifyError::OutcomeUnknown { .. }) {
         AcpError::upstream_unavailable(Some(5))
     } else {
         AcpError::internal()

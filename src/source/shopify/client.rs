@@ -517,7 +517,10 @@ impl ShopifyClient {
                         error,
                         wait: retry_after(response.headers()),
                         reason: "http_5xx",
-                        may_have_run: true,
+                        // 503 is Shopify refusing the request while unavailable;
+                        // a 500, or a 502/504 from a gateway in front of it,
+                        // may come after the work was done.
+                        may_have_run: status.as_u16() != 503,
                     }
                 }
                 _ => {

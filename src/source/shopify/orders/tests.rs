@@ -463,12 +463,12 @@ async fn a_connection_dropped_after_commit_is_an_unknown_outcome() {
 }
 
 #[tokio::test]
-async fn a_5xx_before_commit_is_still_unknown_and_lookup_finds_nothing() {
+async fn a_500_before_commit_is_still_unknown_and_lookup_finds_nothing() {
     let (emu, client) = setup().await;
     let lantern = add_variant(&emu, "Lantern", 1999, 10);
     let to = address("US", "OR", "97201");
     let quote = quote_with_rate(&client, cart(&[(&lantern, 1)]), to.clone(), "Standard").await;
-    emu.faults().fail_next(1, StatusCode::SERVICE_UNAVAILABLE);
+    emu.faults().fail_next(1, StatusCode::INTERNAL_SERVER_ERROR);
 
     let err = client
         .create_order(&order_request("cs_5xx", quote.clone(), to.clone()))
@@ -486,6 +486,23 @@ async fn a_5xx_before_commit_is_still_unknown_and_lookup_finds_nothing() {
         .create_order(&order_request("cs_5xx", quote, to))
         .await
         .unwrap();
+    assert_eq!(emu.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn a_503_is_retried_because_shopify_refused_the_request_unrun() {
+    let (emu, client) = setup().await;
+    let lantern = add_variant(&emu, "Lantern", 1999, 10);
+    let to = address("US", "OR", "97201");
+    let quote = quote_with_rate(&client, cart(&[(&lantern, 1)]), to.clone(), "Standard").await;
+    emu.faults().fail_next(1, StatusCode::SERVICE_UNAVAILABLE);
+
+    client
+        .create_order(&order_request("cs_503", quote, to))
+        .await
+        .unwrap();
+
+    assert_eq!(emu.counters().injected_failures, 1);
     assert_eq!(emu.orders().len(), 1);
 }
 

@@ -56,7 +56,7 @@ impl DiscoveryConfig {
             services: vec![Service::Checkout],
             supported_currencies: vec![currency],
             supported_locales: Vec::new(),
-            intervention_types: vec![InterventionType::ThreeDs],
+            intervention_types: Vec::new(),
             extensions: Vec::new(),
             documentation_url: None,
         }

@@ -36,6 +36,11 @@ pub fn seller() -> SellerContext {
         spec: Some(url("https://agenticcommerce.dev/specs/discount")),
         schema: None,
     });
+    // A seller that can run 3-D Secure, to exercise the intersection; the
+    // daemon's own seller offers no interventions yet.
+    seller
+        .interventions
+        .push(crate::checkout::model::InterventionType::ThreeDs);
     seller
 }
 

@@ -41,12 +41,13 @@ pub struct SellerContext {
 
 impl SellerContext {
     /// A seller paid through Stripe shared payment tokens, with its policy
-    /// links, 3-D Secure as its only intervention and no extensions.
+    /// links, no interventions (the daemon cannot run 3-D Secure yet) and no
+    /// extensions.
     pub fn stripe(merchant_id: impl Into<String>, links: Vec<Link>) -> Self {
         SellerContext {
             payment: StripeCardHandler::new(merchant_id),
             links,
-            interventions: vec![InterventionType::ThreeDs],
+            interventions: Vec::new(),
             extensions: Vec::new(),
         }
     }
@@ -86,7 +87,7 @@ impl StripeCardHandler {
             accepted_brands: ["visa", "mastercard", "amex", "discover"]
                 .map(str::to_owned)
                 .to_vec(),
-            supports_3ds: true,
+            supports_3ds: false,
         }
     }
 }

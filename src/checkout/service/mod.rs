@@ -251,6 +251,23 @@ impl CheckoutService {
         Ok(Answer { status, body })
     }
 
+    /// Loads a session an update or cancel may change: 404 when unknown,
+    /// 405 when finished (or expiring now) or being completed. Call with the
+    /// session's lock held.
+    fn load_modifiable(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CheckoutRecord, ServiceError> {
+        let mut record = self.load(id)?;
+        Self::expire_if_due(&mut record, now);
+        let status = record.session.status;
+        if status.is_terminal() || status == SessionStatus::CompleteInProgress {
+            return Err(AcpError::session_not_modifiable(status).into());
+        }
+        Ok(record)
+    }
+
     /// Marks a session past its expiry as expired (not for completed ones).
     fn expire_if_due(record: &mut CheckoutRecord, now: DateTime<Utc>) -> bool {
         let s = &mut record.session;
@@ -366,13 +383,8 @@ impl CheckoutService {
     ) -> Result<Answer, ServiceError> {
         let guard = self.session_lock(id);
         let _held = guard.lock().await;
-        let mut record = self.load(id)?;
         let now = Utc::now();
-        Self::expire_if_due(&mut record, now);
-        let status = record.session.status;
-        if status.is_terminal() || status == SessionStatus::CompleteInProgress {
-            return Err(AcpError::session_not_modifiable(status).into());
-        }
+        let mut record = self.load_modifiable(id, now)?;
         let s = &mut record.session;
         request.buyer.apply_to(&mut s.buyer);
         request
@@ -431,13 +443,8 @@ impl CheckoutService {
     ) -> Result<Answer, ServiceError> {
         let guard = self.session_lock(id);
         let _held = guard.lock().await;
-        let mut record = self.load(id)?;
         let now = Utc::now();
-        Self::expire_if_due(&mut record, now);
-        let status = record.session.status;
-        if status.is_terminal() || status == SessionStatus::CompleteInProgress {
-            return Err(AcpError::session_not_modifiable(status).into());
-        }
+        let mut record = self.load_modifiable(id, now)?;
         record.session.status = SessionStatus::Canceled;
         record.session.updated_at = now;
         if let Some(trace) = &request.intent_trace {

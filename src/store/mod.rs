@@ -9,7 +9,7 @@ mod feed;
 mod keys;
 mod scratch;
 
-pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use catalog::{SyncFailure, SyncKind, SyncRecord, SyncState};
 pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,

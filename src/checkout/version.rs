@@ -45,6 +45,14 @@ impl ApiVersion {
     /// The newest served version.
     pub const LATEST: ApiVersion = ApiVersion::V2026_04_17;
 
+    /// Position in [`Self::SUPPORTED`], for tables kept per version.
+    pub fn index(self) -> usize {
+        match self {
+            ApiVersion::V2025_09_29 => 0,
+            ApiVersion::V2026_04_17 => 1,
+        }
+    }
+
     /// The version as it appears on the wire (`2026-04-17`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,6 +114,13 @@ impl std::str::FromStr for ApiVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_version_indexes_its_own_slot() {
+        for (i, v) in ApiVersion::SUPPORTED.into_iter().enumerate() {
+            assert_eq!(v.index(), i, "{v:?}");
+        }
+    }
 
     #[test]
     fn served_versions_parse_from_the_header() {

@@ -78,6 +78,24 @@ impl Store {
             .transpose()
     }
 
+    /// The stored shop facts as opaque bytes: equal bytes, equal facts.
+    /// Lets a caller keep what it derived from the facts until they change.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn shop_facts_raw(&self, shop: &ShopId) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = keys::shop_facts(shop.as_str());
+        Ok(self.catalog()?.get(&key)?.map(|v| v.to_vec()))
+    }
+
+    /// Decodes what [`Store::shop_facts_raw`] returned.
+    ///
+    /// # Errors
+    /// An unreadable value.
+    pub fn decode_shop_facts(&self, shop: &ShopId, raw: &[u8]) -> Result<ShopFacts, StoreError> {
+        keys::decode(&keys::shop_facts(shop.as_str()), raw)
+    }
+
     /// Upserts products in one atomic batch.
     ///
     /// # Errors

@@ -50,7 +50,48 @@ impl IdempotencyScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredResponse {
     pub status: u16,
+    /// The JSON text of the response; stored as a string (records written
+    /// before held it as an array of byte values, which still reads).
+    #[serde(with = "body_text")]
     pub body: Vec<u8>,
+}
+
+/// `StoredResponse::body` as a JSON string when it is UTF-8 (response
+/// bodies are JSON text), else as an array of bytes; both read back.
+mod body_text {
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(body: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(body) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.collect_seq(body),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Body;
+        impl<'de> Visitor<'de> for Body {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+                Ok(v.as_bytes().to_vec())
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Vec<u8>, E> {
+                Ok(v.into_bytes())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Body)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +332,32 @@ mod tests {
             retention: Duration::hours(24),
             lease: Duration::seconds(120),
         }
+    }
+
+    #[test]
+    fn stored_bodies_are_json_strings_and_the_old_byte_arrays_still_read() {
+        let response = StoredResponse {
+            status: 201,
+            body: br#"{"id":"cs_1","note":"caf\u00e9 \"x\""}"#.to_vec(),
+        };
+        let text = serde_json::to_string(&response).unwrap();
+        assert!(text.contains(r#""body":"{\"id\""#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<StoredResponse>(&text).unwrap(),
+            response
+        );
+        let old = r#"{"status":200,"body":[123,125]}"#;
+        let read: StoredResponse = serde_json::from_str(old).unwrap();
+        assert_eq!(read.body, b"{}");
+        let binary = StoredResponse {
+            status: 200,
+            body: vec![0xff, 0x00],
+        };
+        let text = serde_json::to_string(&binary).unwrap();
+        assert_eq!(
+            serde_json::from_str::<StoredResponse>(&text).unwrap(),
+            binary
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod checkout;
 mod checkout_conformance;
 mod checkout_discovery;
 mod checkout_faults;
+mod checkout_reads;
 mod checkout_support;
 mod cli;
 mod helpers;

@@ -180,9 +180,7 @@ async fn steps(
     record.completion.get_or_insert_with(Completion::default);
     record.session.status = SessionStatus::CompleteInProgress;
     record.session.updated_at = now;
-    service
-        .store()
-        .put_checkout_record(service.shop(), &record.session.id, record)?;
+    service.save(record)?;
 
     let intent = match authorize(service, record, &quote, credential.token.clone()).await? {
         Some(intent) => intent,
@@ -202,9 +200,7 @@ async fn steps(
         legacy_id: order.legacy_id,
         name: order.name.clone(),
     });
-    service
-        .store()
-        .put_checkout_record(service.shop(), &record.session.id, record)?;
+    service.save(record)?;
     capture(service, record, &intent).await;
     let facts = service.facts()?;
     let permalink = facts
@@ -330,9 +326,7 @@ async fn authorize(
             {
                 let c = record.completion.get_or_insert_with(Completion::default);
                 c.payment_intent = Some(intent.id.clone());
-                service
-                    .store()
-                    .put_checkout_record(service.shop(), &session_id, record)?;
+                service.save(record)?;
                 return Ok(Some(intent));
             }
             next_attempt(record);
@@ -375,9 +369,7 @@ async fn authorize(
                 Some(intent) => intent,
                 None => {
                     next_attempt(record);
-                    service
-                        .store()
-                        .put_checkout_record(service.shop(), &session_id, record)?;
+                    service.save(record)?;
                     return Err(stripe_unavailable(&e).into());
                 }
             }
@@ -410,9 +402,7 @@ async fn authorize(
     }
     let c = record.completion.get_or_insert_with(Completion::default);
     c.payment_intent = Some(intent.id.clone());
-    service
-        .store()
-        .put_checkout_record(service.shop(), &session_id, record)?;
+    service.save(record)?;
     Ok(Some(intent))
 }
 
@@ -500,9 +490,7 @@ async fn place_order(
     let c = record.completion.get_or_insert_with(Completion::default);
     c.order_requested = true;
     c.order_requested_at = Some(Utc::now());
-    service
-        .store()
-        .put_checkout_record(service.shop(), &session_id, record)?;
+    service.save(record)?;
 
     let buyer: Buyer = record.session.buyer.clone().unwrap_or_default();
     let order_request = OrderRequest {
@@ -560,9 +548,7 @@ async fn place_order(
                 c.order_requested = false;
                 c.order_requested_at = None;
             }
-            service
-                .store()
-                .put_checkout_record(service.shop(), &session_id, record)?;
+            service.save(record)?;
             tracing::warn!(
                 checkout.session = %session_id,
                 error = %crate::telemetry::ErrorChain(&e),

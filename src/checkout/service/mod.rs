@@ -22,6 +22,7 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -88,7 +89,8 @@ pub struct IdempotencyCommit<'a> {
 pub struct Answer {
     /// 201 for create, 200 otherwise.
     pub status: u16,
-    pub body: serde_json::Value,
+    /// The session rendered for the request's version, as JSON text.
+    pub body: Bytes,
 }
 
 /// Why a request could not produce a session.
@@ -126,6 +128,58 @@ pub struct CheckoutService {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Item ids of the published feed, by feed generation.
     items: Mutex<Option<(u64, Arc<HashSet<String>>)>>,
+    /// The seller context and the stored shop facts it was built from.
+    seller: Mutex<Option<(Vec<u8>, Arc<SellerContext>)>>,
+    /// Rendered sessions for GET (see [`RenderCache`]).
+    rendered: Mutex<RenderCache>,
+}
+
+/// Sessions as last rendered, so a GET of an unchanged session is answered
+/// without decoding and rendering it again.
+///
+/// Every write of a session goes through [`CheckoutService::save`] or
+/// [`CheckoutService::answer`], which replace the session's entry after the
+/// store commit and advance `epoch`. A GET that missed renders from the
+/// store without the session lock and fills the entry only if no write
+/// happened meanwhile (same `epoch`), so a stale rendering is never cached.
+#[derive(Default)]
+struct RenderCache {
+    epoch: u64,
+    sessions: HashMap<String, Rendered>,
+}
+
+/// Sessions kept rendered at most; beyond it an arbitrary one is dropped
+/// (a miss costs one decode and render, ~100 µs).
+const RENDER_CACHE_SESSIONS: usize = 4096;
+
+struct Rendered {
+    /// The seller context the bodies were rendered with.
+    seller: Arc<SellerContext>,
+    /// When an open session falls due; a GET then expires it instead.
+    expires_at: Option<DateTime<Utc>>,
+    /// Body per API version (index: [`ApiVersion::index`]).
+    bodies: [Option<Bytes>; ApiVersion::SUPPORTED.len()],
+}
+
+impl RenderCache {
+    fn insert(&mut self, id: &str, version: ApiVersion, mut entry: Rendered) {
+        if self.sessions.len() >= RENDER_CACHE_SESSIONS
+            && !self.sessions.contains_key(id)
+            && let Some(victim) = self.sessions.keys().next().cloned()
+        {
+            self.sessions.remove(&victim);
+        }
+        match self.sessions.get_mut(id) {
+            // Same session state and seller: add this version's body.
+            Some(existing) if Arc::ptr_eq(&existing.seller, &entry.seller) => {
+                let i = version.index();
+                existing.bodies[i] = entry.bodies[i].take();
+            }
+            _ => {
+                self.sessions.insert(id.to_owned(), entry);
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -138,6 +192,8 @@ impl CheckoutService {
             deps,
             locks: Mutex::new(HashMap::new()),
             items: Mutex::new(None),
+            seller: Mutex::new(None),
+            rendered: Mutex::new(RenderCache::default()),
         }
     }
 
@@ -165,11 +221,27 @@ impl CheckoutService {
     }
 
     /// What sessions advertise: the Stripe handler and the policy links.
+    /// Rebuilt only when the stored shop facts change.
     ///
     /// # Errors
     /// As [`Self::facts`].
-    pub fn seller(&self) -> Result<SellerContext, ServiceError> {
-        let facts = self.facts()?;
+    pub fn seller(&self) -> Result<Arc<SellerContext>, ServiceError> {
+        let store = &self.deps.store;
+        let raw = store
+            .shop_facts_raw(&self.deps.shop)?
+            .ok_or_else(|| AcpError::upstream_unavailable(Some(30)))?;
+        if let Some((known, seller)) = lock(&self.seller).as_ref()
+            && *known == raw
+        {
+            return Ok(seller.clone());
+        }
+        let facts = store.decode_shop_facts(&self.deps.shop, &raw)?;
+        let seller = Arc::new(self.seller_from(&facts));
+        *lock(&self.seller) = Some((raw, seller.clone()));
+        Ok(seller)
+    }
+
+    fn seller_from(&self, facts: &ShopFacts) -> SellerContext {
         let mut policies = facts.policies.clone();
         let o = &self.deps.policy_overrides;
         for (slot, over) in [
@@ -182,10 +254,10 @@ impl CheckoutService {
                 slot.clone_from(over);
             }
         }
-        Ok(SellerContext::stripe(
+        SellerContext::stripe(
             self.deps.settings.stripe.merchant_id.clone(),
             Link::from_policies(&policies),
-        ))
+        )
     }
 
     fn session_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -225,6 +297,8 @@ impl CheckoutService {
             .ok_or_else(|| AcpError::session_not_found().into())
     }
 
+    /// Renders `record` for `version`, commits it (with the response of
+    /// the request's idempotency key, when there is one) and answers it.
     fn answer(
         &self,
         version: ApiVersion,
@@ -233,22 +307,59 @@ impl CheckoutService {
         idempotency: Option<IdempotencyCommit<'_>>,
     ) -> Result<Answer, ServiceError> {
         let seller = self.seller()?;
-        let body = wire::render_session(version, &record.session, &seller);
+        let body = render(version, &record.session, &seller);
         let stored = idempotency.map(|c| {
             (
                 c.scope,
                 c.fingerprint,
                 StoredResponse {
                     status,
-                    body: serde_json::to_vec(&body).unwrap_or_default(),
+                    body: body.to_vec(),
                 },
             )
         });
-        let stored_ref = stored.as_ref().map(|(s, f, r)| (*s, *f, r.clone()));
         self.deps
             .store
-            .commit_checkout(&self.deps.shop, &record.session.id, record, stored_ref)?;
+            .commit_checkout(&self.deps.shop, &record.session.id, record, stored)?;
+        self.saved(record, Some((version, seller, body.clone())));
         Ok(Answer { status, body })
+    }
+
+    /// Stores a session that changed without a response to answer (the
+    /// recovery points of complete).
+    ///
+    /// # Errors
+    /// Store failures.
+    fn save(&self, record: &CheckoutRecord) -> Result<(), StoreError> {
+        self.deps
+            .store
+            .put_checkout_record(&self.deps.shop, &record.session.id, record)?;
+        self.saved(record, None);
+        Ok(())
+    }
+
+    /// After a session was committed: replaces its rendered entry (with
+    /// the body just rendered, if any) and advances the cache epoch so no
+    /// GET that read the older state caches it.
+    fn saved(
+        &self,
+        record: &CheckoutRecord,
+        body: Option<(ApiVersion, Arc<SellerContext>, Bytes)>,
+    ) {
+        let mut cache = lock(&self.rendered);
+        cache.epoch = cache.epoch.wrapping_add(1);
+        let id = &record.session.id;
+        cache.sessions.remove(id);
+        if let Some((version, seller, body)) = body {
+            let mut bodies: [Option<Bytes>; ApiVersion::SUPPORTED.len()] = Default::default();
+            bodies[version.index()] = Some(body);
+            let entry = Rendered {
+                seller,
+                expires_at: open_expiry(&record.session),
+                bodies,
+            };
+            cache.insert(id, version, entry);
+        }
     }
 
     /// Loads a session an update or cancel may change: 404 when unknown,
@@ -271,9 +382,7 @@ impl CheckoutService {
     /// Marks a session past its expiry as expired (not for completed ones).
     fn expire_if_due(record: &mut CheckoutRecord, now: DateTime<Utc>) -> bool {
         let s = &mut record.session;
-        let due = s.expires_at.is_some_and(|at| at <= now);
-        let open = !s.status.is_terminal() && s.status != SessionStatus::CompleteInProgress;
-        if due && open {
+        if open_expiry(s).is_some_and(|at| at <= now) {
             s.status = SessionStatus::Expired;
             s.updated_at = now;
             return true;
@@ -356,18 +465,53 @@ impl CheckoutService {
     ///
     /// # Errors
     /// 404 for an unknown session; store failures.
+    ///
+    /// Reads without the session lock (records commit atomically), so a GET
+    /// is not held up by a complete in progress on the same session; only
+    /// expiring a session that fell due takes the lock.
     pub async fn get(&self, version: ApiVersion, id: &str) -> Result<Answer, ServiceError> {
-        let guard = self.session_lock(id);
-        let _held = guard.lock().await;
-        let mut record = self.load(id)?;
-        if Self::expire_if_due(&mut record, Utc::now()) {
-            return self.answer(version, 200, &record, None);
-        }
         let seller = self.seller()?;
-        Ok(Answer {
-            status: 200,
-            body: wire::render_session(version, &record.session, &seller),
-        })
+        let now = Utc::now();
+        let epoch = {
+            let cache = lock(&self.rendered);
+            if let Some(entry) = cache.sessions.get(id)
+                && Arc::ptr_eq(&entry.seller, &seller)
+                && entry.expires_at.is_none_or(|at| at > now)
+                && let Some(body) = &entry.bodies[version.index()]
+            {
+                return Ok(Answer {
+                    status: 200,
+                    body: body.clone(),
+                });
+            }
+            cache.epoch
+        };
+        let record = self.load(id)?;
+        if open_expiry(&record.session).is_some_and(|at| at <= now) {
+            let guard = self.session_lock(id);
+            let _held = guard.lock().await;
+            let mut record = self.load(id)?;
+            if Self::expire_if_due(&mut record, Utc::now()) {
+                return self.answer(version, 200, &record, None);
+            }
+            return Ok(Answer {
+                status: 200,
+                body: render(version, &record.session, &seller),
+            });
+        }
+        let body = render(version, &record.session, &seller);
+        let mut cache = lock(&self.rendered);
+        if cache.epoch == epoch {
+            let mut bodies: [Option<Bytes>; ApiVersion::SUPPORTED.len()] = Default::default();
+            bodies[version.index()] = Some(body.clone());
+            let entry = Rendered {
+                seller,
+                expires_at: open_expiry(&record.session),
+                bodies,
+            };
+            cache.insert(id, version, entry);
+        }
+        Ok(Answer { status: 200, body })
     }
 
     /// `POST /checkout_sessions/{id}`.
@@ -471,6 +615,20 @@ impl CheckoutService {
         complete::run(self, &mut record, request).await?;
         self.answer(version, 200, &record, idempotency)
     }
+}
+
+/// `session` rendered for `version` as JSON text.
+fn render(version: ApiVersion, session: &Session, seller: &SellerContext) -> Bytes {
+    let value = wire::render_session(version, session, seller);
+    // Serializing a `Value` into a Vec cannot fail.
+    Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+}
+
+/// When an open session falls due (finished and in-progress ones never
+/// expire).
+fn open_expiry(session: &Session) -> Option<DateTime<Utc>> {
+    let open = !session.status.is_terminal() && session.status != SessionStatus::CompleteInProgress;
+    session.expires_at.filter(|_| open)
 }
 
 /// The option id of the first selection (one shipping group per session).

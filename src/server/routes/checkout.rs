@@ -270,7 +270,7 @@ async fn handle_inner(
             return acp_error(version, &AcpError::session_not_found(), &headers);
         };
         return match service.get(version, &id).await {
-            Ok(answer) => answered(answer, &headers, None, false),
+            Ok(answer) => answered(answer, &headers),
             Err(e) => service_error(version, e, &headers),
         };
     }
@@ -372,7 +372,7 @@ async fn handle_inner(
         _ => Err(ServiceError::Acp(AcpError::session_not_found())),
     };
     match result {
-        Ok(answer) => answered(answer, &headers, key.as_deref(), false),
+        Ok(answer) => answered(answer, &headers),
         Err(e) => {
             // Nothing was stored for this key: a retry runs as new.
             if let Some(scope) = &scope
@@ -536,14 +536,19 @@ fn respond_json(
     response
 }
 
-fn answered(answer: Answer, request: &HeaderMap, _key: Option<&str>, replayed: bool) -> Response {
+/// A session answer: its JSON text as rendered by the service.
+fn answered(answer: Answer, request: &HeaderMap) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-    let mut response = respond_json(status, answer.body, request, None);
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer.body,
+    )
+        .into_response();
+    echo(&mut response, request);
     response
 }
 

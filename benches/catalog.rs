@@ -2,7 +2,15 @@
 //! and incremental sync's use of Shopify's throttle budget.
 //!
 //! `cargo bench --bench catalog` (env: `BENCH_PRODUCTS`, default 100000;
-//! `BENCH_VARIANTS`, default 3; `BENCH_INCREMENTAL_PRODUCTS`, default 1500).
+//! `BENCH_VARIANTS`, default 3; `BENCH_INCREMENTAL_PRODUCTS`, default 1500;
+//! `BENCH_CHANGED_PERMILLE`, default 10, the share of products changed
+//! before the feed rebuild).
+//!
+//! Phases: the floor, the full sync, a cold feed build (nothing reused),
+//! then a feed rebuild after changing 1 % of the stored products (written
+//! straight into the store, spread at random over the catalog), which
+//! reuses the encoded blocks of unchanged products; then incremental sync
+//! utilisation.
 //!
 //! Each measured phase runs in its own child process (this binary re-executed
 //! with `BENCH_PHASE`), so its peak RSS (`VmHWM`) is its own. The Shopify
@@ -16,7 +24,9 @@ use std::time::{Duration, Instant};
 use acp_bridge::config::Settings;
 use acp_bridge::domain::ShopId;
 use acp_bridge::emulator::shopify::{EmulatorConfig, ShopData, ShopifyEmulator};
-use acp_bridge::feed::generation::{GenerationSettings, build_and_publish};
+use acp_bridge::feed::generation::{
+    GenerationBuild, GenerationOutcome, GenerationSettings, Reuse, build_generation_with,
+};
 use acp_bridge::feed::{FeedFilter, FeedOptions};
 use acp_bridge::store::{Store, SyncKind};
 use acp_bridge::sync::ShopSync;
@@ -75,6 +85,8 @@ fn main() {
         Ok("floor") => phase(floor()),
         Ok("full") => phase(full_sync()),
         Ok("feed") => phase(feed_build()),
+        Ok("change") => phase(change_products()),
+        Ok("rebuild") => phase(feed_rebuild()),
         _ => orchestrate(),
     }
 }
@@ -144,6 +156,11 @@ fn orchestrate() {
     let full = run_phase("full", &envs);
     eprintln!("feed build from the synced store");
     let feed = run_phase("feed", &envs);
+    eprintln!("changing 1 % of the products in the store");
+    let changed = run_phase("change", &envs);
+    eprintln!("feed rebuild after the change");
+    let mut rebuild = run_phase("rebuild", &envs);
+    rebuild["products_changed"] = changed["products_changed"].clone();
     let _ = emulator.kill();
     let _ = emulator.wait();
 
@@ -163,6 +180,7 @@ fn orchestrate() {
         "full_sync": full,
         "full_sync_vs_floor": sync_s / floor_s,
         "feed_build": feed,
+        "feed_rebuild_after_changes": rebuild,
         "incremental": incremental,
     });
     println!(
@@ -294,7 +312,9 @@ async fn full_sync() -> Value {
     })
 }
 
-async fn feed_build() -> Value {
+/// The store of the synced shop, and the feed options and filter the
+/// feed phases build with.
+fn feed_inputs() -> (Store, ShopId, FeedOptions, FeedFilter) {
     let data_dir = std::env::var("BENCH_DATA_DIR").expect("BENCH_DATA_DIR");
     let store = Store::open(std::path::Path::new(&data_dir)).expect("store");
     let shop = ShopId::parse("bench").expect("shop id");
@@ -303,10 +323,39 @@ async fn feed_build() -> Value {
         .expect("facts")
         .expect("facts stored");
     let options = FeedOptions::from_shop(&facts).expect("feed options");
-    let filter = FeedFilter::default();
+    (store, shop, options, FeedFilter::default())
+}
+
+/// CPU time (user + system) this process has used so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces): utime and
+    // stime are the 12th and 13th, in clock ticks of 1/100 s.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One timed feed build on the blocking pool.
+async fn timed_build(
+    store: &Store,
+    shop: &ShopId,
+    options: &FeedOptions,
+    filter: &FeedFilter,
+    reuse: Reuse,
+) -> (GenerationBuild, f64) {
+    let (store, shop, options, filter) =
+        (store.clone(), shop.clone(), options.clone(), filter.clone());
     let started = Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || {
-        build_and_publish(
+    let cpu = cpu_seconds();
+    let build = tokio::task::spawn_blocking(move || {
+        build_generation_with(
             &store,
             &shop,
             &GenerationSettings {
@@ -314,24 +363,94 @@ async fn feed_build() -> Value {
                 filter: &filter,
                 max_drop_percent: 100,
             },
+            reuse,
         )
     })
     .await
     .expect("join")
     .expect("feed build");
     let seconds = started.elapsed().as_secs_f64();
-    let meta = match &outcome {
-        acp_bridge::feed::generation::GenerationOutcome::Published(m)
-        | acp_bridge::feed::generation::GenerationOutcome::Unchanged(m) => m.clone(),
-        acp_bridge::feed::generation::GenerationOutcome::Held(_) => panic!("held"),
+    eprintln!(
+        "  build: {seconds:.3} s wall, {:.2} s CPU",
+        cpu_seconds() - cpu
+    );
+    (build, seconds)
+}
+
+fn build_report(build: &GenerationBuild, seconds: f64) -> Value {
+    let meta = match &build.outcome {
+        GenerationOutcome::Published(m) | GenerationOutcome::Unchanged(m) => m.clone(),
+        GenerationOutcome::Held(_) => panic!("held"),
     };
     let rows = meta.rows_valid + meta.rows_invalid;
     json!({
         "seconds": seconds,
+        "outcome": build.outcome.label(),
         "rows": rows,
         "rows_per_second": rows as f64 / seconds,
-        "artifact_bytes": meta.artifacts.iter().map(|a| (a.name.clone(), a.bytes)).collect::<std::collections::BTreeMap<_, _>>(),
+        "rows_changed": meta.rows_changed,
+        "products": build.stats.products,
+        "products_reused": build.stats.products_reused,
+        "products_encoded": build.stats.products_encoded,
+        "products_mapped_for_context": build.stats.products_mapped_for_context,
+        "artifact_bytes": build.artifacts.iter().map(|a| (a.name.clone(), a.bytes)).collect::<std::collections::BTreeMap<_, _>>(),
     })
+}
+
+/// A cold feed build: every product decoded, mapped and encoded, nothing
+/// reused from the generation the full sync published.
+async fn feed_build() -> Value {
+    let (store, shop, options, filter) = feed_inputs();
+    let (build, seconds) = timed_build(&store, &shop, &options, &filter, Reuse::Never).await;
+    build_report(&build, seconds)
+}
+
+/// Changes `BENCH_CHANGED_PERMILLE` ‰ of the stored products, spread at
+/// random (seeded) over the catalog: the first variant's price goes up a
+/// cent and `updated_at` a second, written straight into the store as an
+/// incremental sync would write them. Runs in its own process, before the
+/// rebuild is measured.
+async fn change_products() -> Value {
+    let (store, shop, _, _) = feed_inputs();
+    let permille = env_usize("BENCH_CHANGED_PERMILLE", 10);
+    let ids: Vec<String> = store
+        .product_ids(&shop)
+        .expect("ids")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    let mut rng = fastrand::Rng::with_seed(20_261_129);
+    let mut chosen = ids.clone();
+    rng.shuffle(&mut chosen);
+    chosen.truncate(ids.len() * permille / 1000);
+    let mut changed = Vec::with_capacity(chosen.len());
+    for id in &chosen {
+        let mut product = store.product(&shop, id).expect("read").expect("product");
+        if let Some(v) = product.variants.first_mut() {
+            v.price.amount += 1;
+        }
+        product.updated_at += chrono::Duration::seconds(1);
+        changed.push(product);
+    }
+    store
+        .upsert_products(&shop, &changed)
+        .expect("write changes");
+    store.flush().expect("flush");
+    json!({ "products": ids.len(), "products_changed": changed.len() })
+}
+
+/// The feed rebuild after [`change_products`]: it reuses the encoded
+/// output of unchanged products from the cold build's generation. Then a
+/// second rebuild with nothing changed.
+async fn feed_rebuild() -> Value {
+    let (store, shop, options, filter) = feed_inputs();
+    let (build, seconds) = timed_build(&store, &shop, &options, &filter, Reuse::Published).await;
+    let peak = peak_rss_mib();
+    let (unchanged, unchanged_seconds) =
+        timed_build(&store, &shop, &options, &filter, Reuse::Published).await;
+    let mut report = build_report(&build, seconds);
+    report["peak_rss_mib_first_rebuild"] = json!(peak);
+    report["unchanged_rebuild"] = build_report(&unchanged, unchanged_seconds);
+    report
 }
 
 /// Incremental sync of `products` changed products against the emulator's

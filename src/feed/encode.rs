@@ -5,6 +5,8 @@
 //!   [`FLAT_COLUMNS`] header (`feed.csv.gz`, `feed.tsv.gz`);
 //! - [`AcpJsonlWriter`]: ACP `Product`s, one per line, uncompressed
 //!   (`products.jsonl`);
+//! - [`ProductTexts`]: all four encodings of one product, uncompressed (a
+//!   feed build compresses them into segments; see [`super::segment`]);
 //! - [`row_hash`]: SHA-256 of a row's canonical JSON, for change detection.
 //!
 //! Writers serialize into one reusable buffer each and hand the compressor
@@ -379,6 +381,23 @@ impl Delimiter {
 /// per row with every column present (see the module docs for value rules).
 pub struct FlatDelimitedGzWriter<W: Write> {
     csv: csv::Writer<GzSink<W>>,
+    record: RecordBuilder,
+    rows: u64,
+}
+
+/// The csv writer settings of every delimited feed.
+fn delimited_writer<W: Write>(inner: W, delimiter: Delimiter, capacity: usize) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .delimiter(delimiter.byte())
+        .quote_style(csv::QuoteStyle::Necessary)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(capacity)
+        .from_writer(inner)
+}
+
+/// Builds the delimited record of a row (see the module docs for value
+/// rules), reusing its buffers.
+struct RecordBuilder {
     delimiter: Delimiter,
     /// Scratch for formatted values (prices, joined lists, JSON).
     text: String,
@@ -387,7 +406,6 @@ pub struct FlatDelimitedGzWriter<W: Write> {
     clean: Vec<u8>,
     /// The record being built (reused).
     record: csv::ByteRecord,
-    rows: u64,
 }
 
 impl<W: Write + Send + 'static> FlatDelimitedGzWriter<W> {
@@ -421,18 +439,9 @@ impl<W: Write> FlatDelimitedGzWriter<W> {
     }
 
     fn with_sink(sink: GzSink<W>, delimiter: Delimiter) -> io::Result<Self> {
-        let csv = csv::WriterBuilder::new()
-            .delimiter(delimiter.byte())
-            .quote_style(csv::QuoteStyle::Necessary)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(BATCH_BYTES)
-            .from_writer(sink);
         let mut writer = FlatDelimitedGzWriter {
-            csv,
-            delimiter,
-            text: String::with_capacity(1024),
-            clean: Vec::with_capacity(1024),
-            record: csv::ByteRecord::with_capacity(4096, FLAT_COLUMNS.len()),
+            csv: delimited_writer(sink, delimiter, BATCH_BYTES),
+            record: RecordBuilder::new(delimiter),
             rows: 0,
         };
         writer.csv.write_record(FLAT_COLUMNS)?;
@@ -444,6 +453,44 @@ impl<W: Write> FlatDelimitedGzWriter<W> {
     /// # Errors
     /// Errors from the underlying writer.
     pub fn write_row(&mut self, row: &FlatRow) -> io::Result<()> {
+        let record = self.record.build(row)?;
+        self.csv.write_byte_record(record)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes, ends the gzip stream and returns the writer.
+    ///
+    /// # Errors
+    /// Errors from the underlying writer.
+    pub fn finish(self) -> io::Result<(W, EncodeStats)> {
+        let sink = self
+            .csv
+            .into_inner()
+            .map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))?;
+        let (inner, bytes) = sink.finish()?;
+        Ok((
+            inner,
+            EncodeStats {
+                rows: self.rows,
+                bytes,
+            },
+        ))
+    }
+}
+
+impl RecordBuilder {
+    fn new(delimiter: Delimiter) -> Self {
+        RecordBuilder {
+            delimiter,
+            text: String::with_capacity(1024),
+            clean: Vec::with_capacity(1024),
+            record: csv::ByteRecord::with_capacity(4096, FLAT_COLUMNS.len()),
+        }
+    }
+
+    /// The record of `row`, valid until the next call.
+    fn build(&mut self, row: &FlatRow) -> io::Result<&csv::ByteRecord> {
         // The record is built in a reused `ByteRecord` and written in one go,
         // which takes the csv crate's fast path (one quoting check and one
         // copy per field). Keep this order identical to FLAT_COLUMNS (a test
@@ -510,9 +557,7 @@ impl<W: Write> FlatDelimitedGzWriter<W> {
         self.field(&countries);
         self.text = countries;
         self.field(&row.store_country);
-        self.csv.write_byte_record(&self.record)?;
-        self.rows += 1;
-        Ok(())
+        Ok(&self.record)
     }
 
     fn bool(&mut self, b: bool) {
@@ -547,25 +592,6 @@ impl<W: Write> FlatDelimitedGzWriter<W> {
         } else {
             self.record.push_field(bytes);
         }
-    }
-
-    /// Flushes, ends the gzip stream and returns the writer.
-    ///
-    /// # Errors
-    /// Errors from the underlying writer.
-    pub fn finish(self) -> io::Result<(W, EncodeStats)> {
-        let sink = self
-            .csv
-            .into_inner()
-            .map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))?;
-        let (inner, bytes) = sink.finish()?;
-        Ok((
-            inner,
-            EncodeStats {
-                rows: self.rows,
-                bytes,
-            },
-        ))
     }
 }
 
@@ -615,6 +641,155 @@ impl<W: Write> AcpJsonlWriter<W> {
                 bytes: self.inner.bytes,
             },
         ))
+    }
+}
+
+/// One product's valid rows in the four encodings, uncompressed: the flat
+/// rows as JSON Lines, CSV and TSV, and the ACP product as one JSON line,
+/// byte for byte as the streaming writers above write them. A feed build
+/// compresses each into one segment per artifact (see [`super::segment`]).
+/// Buffers are reused from product to product.
+pub struct ProductTexts {
+    jsonl: Vec<u8>,
+    csv: DelimitedText,
+    tsv: DelimitedText,
+    acp: Vec<u8>,
+}
+
+/// Delimited records of one product. The csv writer lives for one product
+/// and hands its buffer back at the end.
+struct DelimitedText {
+    delimiter: Delimiter,
+    record: RecordBuilder,
+    writer: Option<csv::Writer<Vec<u8>>>,
+    text: Vec<u8>,
+}
+
+impl DelimitedText {
+    fn new(delimiter: Delimiter) -> Self {
+        DelimitedText {
+            delimiter,
+            record: RecordBuilder::new(delimiter),
+            writer: None,
+            text: Vec::new(),
+        }
+    }
+
+    /// The product's csv writer, started on the (cleared) text buffer.
+    fn writer<'a>(
+        slot: &'a mut Option<csv::Writer<Vec<u8>>>,
+        text: &mut Vec<u8>,
+        delimiter: Delimiter,
+    ) -> &'a mut csv::Writer<Vec<u8>> {
+        slot.get_or_insert_with(|| {
+            let mut buf = std::mem::take(text);
+            buf.clear();
+            delimited_writer(buf, delimiter, 8 * 1024)
+        })
+    }
+
+    fn write_row(&mut self, row: &FlatRow) -> io::Result<()> {
+        let record = self.record.build(row)?;
+        Self::writer(&mut self.writer, &mut self.text, self.delimiter).write_byte_record(record)?;
+        Ok(())
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        Self::writer(&mut self.writer, &mut self.text, self.delimiter)
+            .write_record(FLAT_COLUMNS)?;
+        Ok(())
+    }
+
+    /// Ends the product: its text stays in `text` until the next row.
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(writer) = self.writer.take() {
+            self.text = writer
+                .into_inner()
+                .map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) -> io::Result<()> {
+        self.finish()?;
+        self.text.clear();
+        Ok(())
+    }
+}
+
+impl Default for ProductTexts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProductTexts {
+    pub fn new() -> Self {
+        ProductTexts {
+            jsonl: Vec::new(),
+            csv: DelimitedText::new(Delimiter::Comma),
+            tsv: DelimitedText::new(Delimiter::Tab),
+            acp: Vec::new(),
+        }
+    }
+
+    /// Starts the next product.
+    ///
+    /// # Errors
+    /// A failure left over from the csv writer.
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.jsonl.clear();
+        self.acp.clear();
+        self.csv.clear()?;
+        self.tsv.clear()
+    }
+
+    /// Appends one valid row to the three flat encodings and returns its
+    /// [`row_hash`].
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn write_row(&mut self, row: &FlatRow) -> io::Result<[u8; 32]> {
+        let line = append_json_line(&mut self.jsonl, row)?;
+        let hash = Sha256::digest(&self.jsonl[line]).into();
+        self.csv.write_row(row)?;
+        self.tsv.write_row(row)?;
+        Ok(hash)
+    }
+
+    /// Appends the ACP product line.
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn write_product(&mut self, product: &AcpProduct) -> io::Result<()> {
+        append_json_line(&mut self.acp, product).map(|_| ())
+    }
+
+    /// The product's text in each format, in `FeedFormat::ALL` order (JSONL,
+    /// CSV, TSV, ACP); empty for a product without valid rows.
+    ///
+    /// # Errors
+    /// A csv writer failure.
+    pub fn texts(&mut self) -> io::Result<[&[u8]; 4]> {
+        self.csv.finish()?;
+        self.tsv.finish()?;
+        Ok([&self.jsonl, &self.csv.text, &self.tsv.text, &self.acp])
+    }
+
+    /// What opens every artifact, in `FeedFormat::ALL` order: the
+    /// [`FLAT_COLUMNS`] header line for CSV and TSV, nothing for the JSON
+    /// Lines files.
+    ///
+    /// # Errors
+    /// A csv writer failure.
+    pub fn headers() -> io::Result<[Vec<u8>; 4]> {
+        let mut csv = DelimitedText::new(Delimiter::Comma);
+        let mut tsv = DelimitedText::new(Delimiter::Tab);
+        csv.write_header()?;
+        tsv.write_header()?;
+        csv.finish()?;
+        tsv.finish()?;
+        Ok([Vec::new(), csv.text, tsv.text, Vec::new()])
     }
 }
 
@@ -1004,95 +1179,5 @@ mod tests {
             hex(&Sha256::digest(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    /// Throughput harness, not a check (it prints, it asserts nothing about
-    /// time):
-    /// `cargo test --release --lib feed::encode::tests::throughput -- --ignored --nocapture`.
-    ///
-    /// Streams a catalog shaped like the emulator's generated shop (100,000
-    /// products × 3 sizes, short HTML description, one image) through the
-    /// whole pure pipeline as a feed build does: map, validate, hash while
-    /// writing JSONL, CSV, TSV, ACP.
-    #[test]
-    #[ignore = "manual throughput measurement; run in release mode"]
-    fn throughput() {
-        use std::time::Instant;
-
-        use crate::domain::{Media, SelectedOption};
-        use crate::feed::map::RowMapper;
-
-        let mut opts = options();
-        opts.url_params = vec![("utm_source".into(), "chatgpt".into())];
-        let template = test_products::apparel();
-        let sizes = ["S", "M", "L"];
-        let products: Vec<_> = (0..100_000u64)
-            .map(|i| {
-                let mut p = template.clone();
-                p.id = (1_000_000_001 + i).to_string();
-                p.title = format!("Alpine Tee {i}");
-                p.handle = format!("alpine-tee-{i}");
-                p.url = None;
-                p.description_html =
-                    format!("<p>The {}.</p><ul><li>Made to last</li></ul>", p.title);
-                p.media = vec![Media {
-                    url: url::Url::parse(&format!("https://cdn.example/files/{}.jpg", p.handle))
-                        .unwrap(),
-                    alt_text: Some(p.title.clone()),
-                    width: Some(1600),
-                    height: Some(1600),
-                }];
-                p.variants.truncate(3);
-                for (k, v) in p.variants.iter_mut().enumerate() {
-                    v.id = (5_000_000_000 + i * 3 + k as u64).to_string();
-                    v.title = sizes[k].into();
-                    v.sku = Some(format!("GEN-{i}-{k}"));
-                    v.selected_options = vec![SelectedOption {
-                        name: "Size".into(),
-                        value: sizes[k].into(),
-                    }];
-                    v.media.clear();
-                    v.price.amount += (i % 500) as i64;
-                }
-                p
-            })
-            .collect();
-
-        let start = Instant::now();
-        let mapper = RowMapper::new(&opts);
-        let mut jsonl = FlatJsonlGzWriter::new(io::sink());
-        let mut csv = FlatDelimitedGzWriter::new(io::sink(), Delimiter::Comma).unwrap();
-        let mut tsv = FlatDelimitedGzWriter::new(io::sink(), Delimiter::Tab).unwrap();
-        let mut acp = AcpJsonlWriter::new(io::sink());
-        let mut hashes = 0u64;
-        let mut rows_out = 0u64;
-        for product in &products {
-            let mut rows = mapper.rows(product);
-            rows.retain(|r| !has_errors(&validate_row(r)));
-            for row in &rows {
-                hashes += u64::from(jsonl.write_row_hashed(row).unwrap()[0]);
-                csv.write_row(row).unwrap();
-                tsv.write_row(row).unwrap();
-            }
-            acp.write_product(&acp_product(product, &rows, &opts))
-                .unwrap();
-            rows_out += rows.len() as u64;
-        }
-        let stats = [
-            jsonl.finish().unwrap().1,
-            csv.finish().unwrap().1,
-            tsv.finish().unwrap().1,
-            acp.finish().unwrap().1,
-        ];
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "{rows_out} rows in {secs:.3}s = {:.0} rows/s (hash sum {hashes}); bytes jsonl.gz={} csv.gz={} tsv.gz={} acp.jsonl={}",
-            rows_out as f64 / secs,
-            stats[0].bytes,
-            stats[1].bytes,
-            stats[2].bytes,
-            stats[3].bytes
-        );
-        assert_eq!(stats[0].rows, rows_out);
     }
 }

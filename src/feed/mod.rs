@@ -23,13 +23,16 @@ mod format;
 pub mod generation;
 pub mod gtin;
 pub mod html;
+pub mod index;
 pub mod map;
+pub mod segment;
 pub mod validate;
 
 pub use acp::{AcpProduct, acp_product};
 pub use eligibility::{Exclusion, FeedFilter, product_exclusion};
 pub use encode::{
-    AcpJsonlWriter, Delimiter, EncodeStats, FlatDelimitedGzWriter, FlatJsonlGzWriter, hex, row_hash,
+    AcpJsonlWriter, Delimiter, EncodeStats, FlatDelimitedGzWriter, FlatJsonlGzWriter, ProductTexts,
+    hex, row_hash,
 };
 pub use format::FeedFormat;
 pub use map::{FLAT_COLUMNS, FeedOptions, FlatRow, RowMapper, flat_rows};

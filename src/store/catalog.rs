@@ -55,6 +55,38 @@ pub struct SyncState {
     pub last_error: Option<SyncFailure>,
 }
 
+/// A product as stored: its id and stored bytes (version byte and
+/// compressed JSON), decoded only when asked. Lets a feed rebuild compare
+/// products by their bytes without decoding unchanged ones. Cheap to clone
+/// (the bytes are shared).
+#[derive(Clone)]
+pub struct StoredProduct {
+    key: sled::IVec,
+    /// Length of the key prefix before the product id.
+    id_start: usize,
+    value: sled::IVec,
+}
+
+impl StoredProduct {
+    /// The product id.
+    pub fn id(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.key[self.id_start..])
+    }
+
+    /// The value exactly as stored: equal bytes mean an equal product.
+    pub fn stored_bytes(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// Decodes the product.
+    ///
+    /// # Errors
+    /// An unreadable value.
+    pub fn decode(&self) -> Result<Product, StoreError> {
+        keys::decode(&self.key, &self.value)
+    }
+}
+
 impl Store {
     fn catalog(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(keys::CATALOG_TREE)?)
@@ -170,6 +202,27 @@ impl Store {
         Ok(self.catalog()?.scan_prefix(prefix).map(|item| {
             let (k, v) = item?;
             keys::decode(&k, &v)
+        }))
+    }
+
+    /// Every stored product of `shop` in id-byte order (as [`Self::products`]),
+    /// undecoded: id and stored bytes.
+    ///
+    /// # Errors
+    /// Store I/O when opening the tree; per-item errors come from the iterator.
+    pub fn stored_products(
+        &self,
+        shop: &ShopId,
+    ) -> Result<impl Iterator<Item = Result<StoredProduct, StoreError>> + use<>, StoreError> {
+        let prefix = keys::products_prefix(shop.as_str());
+        let id_start = prefix.len();
+        Ok(self.catalog()?.scan_prefix(prefix).map(move |item| {
+            let (key, value) = item?;
+            Ok(StoredProduct {
+                key,
+                id_start,
+                value,
+            })
         }))
     }
 

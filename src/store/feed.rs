@@ -12,9 +12,10 @@
 //! when values are large (measured: writing 300 MB of 1 MiB values left
 //! 300 MB resident whatever the cache size, and every rewrite grew the
 //! database on disk), and artifacts are written whole and never updated in
-//! place. sled holds everything that must change atomically: the pointer,
-//! the artifact list with sizes and hashes, the report and the row-hash
-//! index.
+//! place. sled holds what must change atomically: the pointer with the
+//! artifact list, sizes and hashes. The report, the row-hash index and the
+//! feed builder's block index are files beside the artifacts, reached only
+//! through the pointer.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -32,6 +33,143 @@ use crate::domain::ShopId;
 
 /// SHA-256 of a feed row's canonical JSON.
 pub type RowHash = [u8; 32];
+
+/// The row hashes of a generation in feed order, held in the row-hash
+/// index's own encoding (`u16 LE id length, id, 32-byte hash` per row), so
+/// a rebuild can carry runs of unchanged rows over without parsing them
+/// into strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowHashes {
+    bytes: Vec<u8>,
+    rows: usize,
+}
+
+/// Consecutive rows of a [`RowHashes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRun<'a> {
+    bytes: &'a [u8],
+    rows: usize,
+}
+
+impl RowHashes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one row.
+    ///
+    /// # Errors
+    /// An id of 64 KiB or more (validation keeps item ids far shorter).
+    pub fn push(&mut self, id: &str, hash: &RowHash) -> io::Result<()> {
+        let len = u16::try_from(id.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "item id too long"))?;
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(id.as_bytes());
+        self.bytes.extend_from_slice(hash);
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends rows taken from another list.
+    pub fn extend_from_run(&mut self, run: RowRun<'_>) {
+        self.bytes.extend_from_slice(run.bytes);
+        self.rows += run.rows;
+    }
+
+    /// Every row: item id bytes and hash.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &RowHash)> {
+        RowRun {
+            bytes: &self.bytes,
+            rows: self.rows,
+        }
+        .iter()
+    }
+
+    /// The rows in the row-hash index encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// A reader handing out the rows in order, a run at a time.
+    pub fn reader(&self) -> RowReader<'_> {
+        RowReader { rest: &self.bytes }
+    }
+
+    /// Parses the row-hash index encoding; `None` when it is malformed.
+    fn parse(bytes: Vec<u8>) -> Option<Self> {
+        let mut rows = 0;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            rest = RowRun::split_row(rest)?.1;
+            rows += 1;
+        }
+        Some(RowHashes { bytes, rows })
+    }
+}
+
+impl<'a> RowRun<'a> {
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Splits the first row (id, hash) off `bytes`.
+    #[allow(clippy::type_complexity)]
+    fn split_row(bytes: &'a [u8]) -> Option<((&'a [u8], &'a RowHash), &'a [u8])> {
+        let len = usize::from(u16::from_le_bytes(bytes.get(..2)?.try_into().ok()?));
+        let id = bytes.get(2..2 + len)?;
+        let hash: &RowHash = bytes.get(2 + len..2 + len + 32)?.try_into().ok()?;
+        Some(((id, hash), &bytes[2 + len + 32..]))
+    }
+
+    /// Every row of the run: item id bytes and hash.
+    pub fn iter(self) -> impl Iterator<Item = (&'a [u8], &'a RowHash)> {
+        let mut rest = self.bytes;
+        std::iter::from_fn(move || {
+            let (row, next) = Self::split_row(rest)?;
+            rest = next;
+            Some(row)
+        })
+    }
+}
+
+/// Hands out the rows of a [`RowHashes`] in order.
+pub struct RowReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> RowReader<'a> {
+    /// The next `n` rows; `None` when fewer are left.
+    pub fn take(&mut self, n: usize) -> Option<RowRun<'a>> {
+        let mut end = 0;
+        for _ in 0..n {
+            let (_, next) = RowRun::split_row(&self.rest[end..])?;
+            end = self.rest.len() - next.len();
+        }
+        let (run, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(RowRun {
+            bytes: run,
+            rows: n,
+        })
+    }
+
+    /// Whether every row has been handed out.
+    pub fn is_done(&self) -> bool {
+        self.rest.is_empty()
+    }
+}
 
 /// The generation's [`FeedReport`] as JSON, beside its artifacts.
 const REPORT_FILE: &str = "report.json";
@@ -64,7 +202,8 @@ pub struct FeedMeta {
     pub rows_changed: u64,
     /// Rows of the previous generation that are gone.
     pub rows_removed: u64,
-    /// Hash over every valid row's hash, in feed order.
+    /// SHA-256 of the generation's row-hash index: every valid row's item
+    /// id and content hash, in feed order.
     pub snapshot_hash: String,
     pub artifacts: Vec<ArtifactMeta>,
 }
@@ -100,6 +239,85 @@ pub struct FeedReport {
     pub excluded_products: Vec<ExcludedProduct>,
     /// Rows with warnings only (still published).
     pub warnings: Vec<InvalidRow>,
+}
+
+/// Items of one report list as JSON, each serialized once: a rebuild
+/// carries the lists of unchanged products over without parsing them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonList {
+    items: u64,
+    /// The items, comma-separated, without brackets.
+    json: Vec<u8>,
+}
+
+impl JsonList {
+    pub fn len(&self) -> u64 {
+        self.items
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The items, comma-separated, without brackets.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// Appends one item.
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn push<T: Serialize>(&mut self, item: &T) -> io::Result<()> {
+        if !self.json.is_empty() {
+            self.json.push(b',');
+        }
+        serde_json::to_writer(&mut self.json, item).map_err(io::Error::other)?;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Appends `items` items already serialized as `json` (comma-separated,
+    /// as [`Self::json`] returns them).
+    pub fn extend_raw(&mut self, items: u64, json: &[u8]) {
+        if items == 0 {
+            return;
+        }
+        if !self.json.is_empty() {
+            self.json.push(b',');
+        }
+        self.json.extend_from_slice(json);
+        self.items += items;
+    }
+}
+
+/// A [`FeedReport`] as it is written: its lists held as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportJson {
+    pub invalid_rows: JsonList,
+    pub excluded_products: JsonList,
+    pub warnings: JsonList,
+}
+
+impl ReportJson {
+    /// The report of `generation`, as `report.json` holds it.
+    pub fn to_json(&self, generation: u64) -> Vec<u8> {
+        let lists = [
+            ("invalid_rows", &self.invalid_rows),
+            ("excluded_products", &self.excluded_products),
+            ("warnings", &self.warnings),
+        ];
+        let mut out =
+            Vec::with_capacity(64 + lists.iter().map(|(_, l)| l.json.len()).sum::<usize>());
+        out.extend_from_slice(format!("{{\"generation\":{generation}").as_bytes());
+        for (name, list) in lists {
+            out.extend_from_slice(format!(",\"{name}\":[").as_bytes());
+            out.extend_from_slice(&list.json);
+            out.push(b']');
+        }
+        out.push(b'}');
+        out
+    }
 }
 
 /// A generation that was built but not published because its valid-row count
@@ -301,6 +519,40 @@ impl Store {
         })
     }
 
+    /// Opens a file of `generation` for reading: an artifact, or a file the
+    /// feed builder wrote beside them with [`Self::artifact_writer`] (the
+    /// block index). `None` when there is no such file. Used to copy
+    /// unchanged parts of the published generation into the next one; the
+    /// published generation and the one before it are never deleted while
+    /// a build runs (builds of one shop do not overlap).
+    ///
+    /// # Errors
+    /// File I/O other than a missing file.
+    pub fn open_generation_file(
+        &self,
+        shop: &ShopId,
+        generation: u64,
+        name: &str,
+    ) -> Result<Option<File>, StoreError> {
+        let path = self.generation_dir(shop, generation).join(name);
+        match File::open(&path) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(artifact_error(&path, e)),
+        }
+    }
+
+    /// Where a file of a generation lives (tests that damage files).
+    #[cfg(test)]
+    pub(crate) fn generation_file_path(
+        &self,
+        shop: &ShopId,
+        generation: u64,
+        name: &str,
+    ) -> PathBuf {
+        self.generation_dir(shop, generation).join(name)
+    }
+
     /// The content hash of every row of the published feed, by item id: the
     /// feed's own index, read once per build to count changed rows.
     ///
@@ -308,35 +560,38 @@ impl Store {
     /// Store I/O.
     pub fn row_hashes(&self, shop: &ShopId) -> Result<HashMap<String, RowHash>, StoreError> {
         let mut out = HashMap::new();
+        if let Some(rows) = self.published_row_hashes(shop)? {
+            out.reserve(rows.len());
+            for (id, hash) in rows.iter() {
+                out.insert(String::from_utf8_lossy(id).into_owned(), *hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The row hashes of the published feed in feed order; `None` when there
+    /// is no published feed, or it has no (readable) row-hash index.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn published_row_hashes(&self, shop: &ShopId) -> Result<Option<RowHashes>, StoreError> {
         let Some(meta) = self.feed_meta(shop)? else {
-            return Ok(out);
+            return Ok(None);
         };
         let path = self
             .generation_dir(shop, meta.generation)
             .join(ROW_HASHES_FILE);
-        let file = match File::open(&path) {
-            Ok(file) => file,
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             // A feed published before the index existed: every row counts as new.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(artifact_error(&path, e)),
         };
-        let mut reader = io::BufReader::new(file);
-        let mut len = [0u8; 2];
-        loop {
-            match reader.read_exact(&mut len) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(artifact_error(&path, e)),
-            }
-            let mut id = vec![0; usize::from(u16::from_le_bytes(len))];
-            let mut hash: RowHash = [0; 32];
-            reader
-                .read_exact(&mut id)
-                .and_then(|()| reader.read_exact(&mut hash))
-                .map_err(|e| artifact_error(&path, e))?;
-            out.insert(String::from_utf8_lossy(&id).into_owned(), hash);
+        let parsed = RowHashes::parse(bytes);
+        if parsed.is_none() {
+            tracing::warn!(path = %path.display(), "unreadable row-hash index; ignoring it");
         }
-        Ok(out)
+        Ok(parsed)
     }
 
     /// Writes the generation's report and row-hash index next to its
@@ -345,33 +600,23 @@ impl Store {
         &self,
         shop: &ShopId,
         generation: u64,
-        report: &FeedReport,
-        row_hashes: &[(String, RowHash)],
+        report: &ReportJson,
+        row_hashes: &RowHashes,
     ) -> Result<(), StoreError> {
         let dir = self.generation_dir(shop, generation);
         std::fs::create_dir_all(&dir).map_err(|e| artifact_error(&dir, e))?;
         let path = dir.join(REPORT_FILE);
         let write_report = || -> io::Result<()> {
-            let mut w = io::BufWriter::new(File::create(&path)?);
-            serde_json::to_writer(&mut w, report)?;
-            w.into_inner()
-                .map_err(io::IntoInnerError::into_error)?
-                .sync_all()
+            let mut file = File::create(&path)?;
+            file.write_all(&report.to_json(generation))?;
+            file.sync_all()
         };
         write_report().map_err(|e| artifact_error(&path, e))?;
         let path = dir.join(ROW_HASHES_FILE);
         let write_hashes = || -> io::Result<()> {
-            let mut w = io::BufWriter::new(File::create(&path)?);
-            for (id, hash) in row_hashes {
-                // Item ids are bounded far below 64 KiB by validation.
-                let len = u16::try_from(id.len()).map_err(io::Error::other)?;
-                w.write_all(&len.to_le_bytes())?;
-                w.write_all(id.as_bytes())?;
-                w.write_all(hash)?;
-            }
-            w.into_inner()
-                .map_err(io::IntoInnerError::into_error)?
-                .sync_all()
+            let mut file = File::create(&path)?;
+            file.write_all(&row_hashes.bytes)?;
+            file.sync_all()
         };
         write_hashes().map_err(|e| artifact_error(&path, e))
     }
@@ -386,8 +631,8 @@ impl Store {
         &self,
         shop: &ShopId,
         meta: &FeedMeta,
-        report: &FeedReport,
-        row_hashes: &[(String, RowHash)],
+        report: &ReportJson,
+        row_hashes: &RowHashes,
     ) -> Result<(), StoreError> {
         let tree = self.feed_tree()?;
         let s = shop.as_str();
@@ -550,16 +795,11 @@ mod tests {
     fn unpublished_generation_is_invisible_until_publish() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes: Vec<(String, RowHash)> = Vec::new();
+        let hashes = RowHashes::new();
         let g1 = store.next_feed_generation(&shop).unwrap();
         let a1 = write_generation(&store, &shop, g1, b"first");
         store
-            .publish_feed(
-                &shop,
-                &meta(g1, vec![a1]),
-                &FeedReport::default(),
-                &hashes[..],
-            )
+            .publish_feed(&shop, &meta(g1, vec![a1]), &ReportJson::default(), &hashes)
             .unwrap();
 
         // Build generation 2 (bigger than one chunk) but do not publish yet.
@@ -579,8 +819,8 @@ mod tests {
             .publish_feed(
                 &shop,
                 &meta(g2, vec![a2.clone()]),
-                &FeedReport::default(),
-                &hashes[..],
+                &ReportJson::default(),
+                &hashes,
             )
             .unwrap();
         let mut out = Vec::new();
@@ -593,17 +833,12 @@ mod tests {
     fn abandoned_build_never_reuses_its_generation_and_old_ones_are_collected() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes: Vec<(String, RowHash)> = Vec::new();
+        let hashes = RowHashes::new();
         for _ in 0..3 {
             let g = store.next_feed_generation(&shop).unwrap();
             let a = write_generation(&store, &shop, g, b"x");
             store
-                .publish_feed(
-                    &shop,
-                    &meta(g, vec![a]),
-                    &FeedReport::default(),
-                    &hashes[..],
-                )
+                .publish_feed(&shop, &meta(g, vec![a]), &ReportJson::default(), &hashes)
                 .unwrap();
         }
         // Generation 1 is gone, 2 (previous) and 3 (current) remain.
@@ -619,15 +854,10 @@ mod tests {
     fn held_feed_keeps_the_published_one_and_drops_its_own_files() {
         let store = Store::temporary().unwrap();
         let shop = ShopId::parse("s").unwrap();
-        let hashes: Vec<(String, RowHash)> = Vec::new();
+        let hashes = RowHashes::new();
         let a = write_generation(&store, &shop, 1, b"good");
         store
-            .publish_feed(
-                &shop,
-                &meta(1, vec![a]),
-                &FeedReport::default(),
-                &hashes[..],
-            )
+            .publish_feed(&shop, &meta(1, vec![a]), &ReportJson::default(), &hashes)
             .unwrap();
         write_generation(&store, &shop, 2, b"shrunk");
         store

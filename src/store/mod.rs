@@ -9,11 +9,11 @@ mod feed;
 mod keys;
 mod scratch;
 
-pub use catalog::{SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
 pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
-    InvalidRow, RowHash, hex,
+    InvalidRow, JsonList, ReportJson, RowHash, RowHashes, RowReader, RowRun, hex,
 };
 pub use scratch::Scratch;
 

@@ -133,13 +133,14 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Decompresses a gzip stream chunk by chunk; memory stays at one chunk's
-/// worth of output.
+/// Decompresses a gzip file chunk by chunk; memory stays at one chunk's
+/// worth of output. Reads every member of a multi-member file (the feed
+/// builder writes one member, but RFC 1952 allows several).
 fn gunzip_chunks(
     chunks: impl Iterator<Item = Result<bytes::Bytes, StoreError>>,
 ) -> impl Iterator<Item = Result<bytes::Bytes, std::io::Error>> {
     use std::io::Write;
-    let mut decoder = Some(flate2::write::GzDecoder::new(Vec::new()));
+    let mut decoder = Some(flate2::write::MultiGzDecoder::new(Vec::new()));
     let mut chunks = chunks.fuse();
     std::iter::from_fn(move || {
         loop {
@@ -207,6 +208,18 @@ mod tests {
             .flat_map(|b| b.to_vec())
             .collect();
         assert_eq!(out, text.as_bytes());
+        // Several members (as `cat a.gz b.gz`) read as their concatenation.
+        let mut two = gz.clone();
+        two.extend_from_slice(&gz);
+        let chunks: Vec<Result<bytes::Bytes, StoreError>> = two
+            .chunks(101)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        let out: Vec<u8> = gunzip_chunks(chunks.into_iter())
+            .map(Result::unwrap)
+            .flat_map(|b| b.to_vec())
+            .collect();
+        assert_eq!(out, text.repeat(2).as_bytes());
         // A truncated stream is an error, not a silently short body.
         let truncated: Vec<Result<bytes::Bytes, StoreError>> =
             vec![Ok(bytes::Bytes::copy_from_slice(&gz[..gz.len() / 2]))];

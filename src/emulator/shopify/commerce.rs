@@ -13,6 +13,7 @@ use super::data::{Price, format_datetime, parse_gid};
 use super::draft::{Alert, CalcLine, Calculation, DraftOutcome};
 use super::inputs::{UserErr, decimal_string};
 use super::order_create::OrderCreateOutcome;
+use super::order_read;
 use super::order_search::OrderQuery;
 use super::orders::{Address, Order, OrderBook, OrderLine, OrderShippingLine, Transaction};
 use super::page::{PageArgs, paginate_list};
@@ -219,7 +220,9 @@ pub(crate) fn resolve<'a>(
             "userErrors" => list(outcome.user_errors.iter().map(Co::CreateUserError)),
             _ => unknown(),
         },
-        Co::Order(o) => resolve_order(o, field, args).unwrap_or_else(unknown),
+        Co::Order(o) => resolve_order(o, field, args)
+            .or_else(|| order_read::order_field(o, field, args, cx))
+            .unwrap_or_else(unknown),
         Co::Line(o, line) => {
             let cur = o.currency.as_str();
             match field {
@@ -245,7 +248,7 @@ pub(crate) fn resolve<'a>(
                 ),
                 "variant" => from_obj(variant_obj(line.product_id.zip(line.variant_id), cx)),
                 "product" => from_obj(product_obj(line.product_id, cx)),
-                _ => unknown(),
+                _ => order_read::line_field(o, line, field).unwrap_or_else(unknown),
             }
         }
         Co::OrderShipping(o, s) => {
@@ -367,9 +370,8 @@ fn resolve_order<'a>(
         "id" => leaf(o.gid()),
         "legacyResourceId" => leaf(o.id.to_string()),
         "name" => leaf(o.name.as_str()),
-        "createdAt" | "updatedAt" => leaf(format_datetime(o.created_at)),
+        "createdAt" => leaf(format_datetime(o.created_at)),
         "processedAt" => leaf(format_datetime(o.processed_at)),
-        "cancelledAt" => Ok(Resolved::Null),
         "currencyCode" => leaf(cur),
         "email" => opt_leaf(o.email.as_deref()),
         "phone" => opt_leaf(o.phone.as_deref()),
@@ -470,7 +472,8 @@ pub(crate) fn orders_connection<'a>(
         .filter(|o| query.matches(o))
         .map(|o| {
             let value = match sort {
-                "CREATED_AT" | "UPDATED_AT" => SortValue::Int(o.created_at),
+                "CREATED_AT" => SortValue::Int(o.created_at),
+                "UPDATED_AT" => SortValue::Int(o.updated_at),
                 "PROCESSED_AT" => SortValue::Int(o.processed_at),
                 "ORDER_NUMBER" => SortValue::Int(i64::try_from(o.number).unwrap_or(i64::MAX)),
                 "TOTAL_PRICE" | "CURRENT_TOTAL_PRICE" => SortValue::Int(o.total.0),

@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::data::ShopData;
+use super::webhooks::WebhookSettings;
 
 /// Admin API versions the emulator answers, oldest first (as of 2026-11-28:
 /// three stable versions, the latest stable and the release candidate).
@@ -70,11 +71,29 @@ pub struct EmulatorConfig {
     pub supported_versions: Vec<String>,
     /// The catalog and shop facts to start from.
     pub data: ShopData,
+    /// The app's client secret ("API secret key"), which signs webhook
+    /// deliveries (`X-Shopify-Hmac-Sha256`). When `client_credentials` is
+    /// set, its `client_secret` is the app's secret and wins over this one.
+    /// Never logged; `Debug` redacts it.
+    pub app_secret: String,
+    /// Webhook delivery: timeout, retries, payload API version.
+    pub webhooks: WebhookSettings,
 }
 
 impl EmulatorConfig {
     /// The static token present in [`EmulatorConfig::default`].
     pub const DEFAULT_TOKEN: &'static str = "shpat_emulator_0000000000000000";
+
+    /// The app secret present in [`EmulatorConfig::default`].
+    pub const DEFAULT_APP_SECRET: &'static str = "shpss_emulator_0000000000000000";
+
+    /// The secret webhook deliveries are signed with: the client-credentials
+    /// secret when configured, else [`EmulatorConfig::app_secret`].
+    pub fn webhook_secret(&self) -> &str {
+        self.client_credentials
+            .as_ref()
+            .map_or(self.app_secret.as_str(), |c| c.client_secret.as_str())
+    }
 
     /// The default configuration with another seed catalog.
     pub fn with_data(data: ShopData) -> Self {
@@ -103,6 +122,8 @@ impl Default for EmulatorConfig {
             bulk_shuffle_seed: 0x5EED_B01C,
             supported_versions: SUPPORTED_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
             data,
+            app_secret: Self::DEFAULT_APP_SECRET.to_owned(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -127,6 +148,8 @@ impl fmt::Debug for EmulatorConfig {
             )
             .field("supported_versions", &self.supported_versions)
             .field("products", &self.data.products.len())
+            .field("app_secret", &"[redacted]")
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }

@@ -20,14 +20,64 @@ use super::fields::{collect_fields, literal};
 use super::resolve::{Context, Obj, Resolved};
 
 const SCHEMA_SDL: &str = include_str!("../../../queries/shopify/schema.graphql");
+/// The order-lifecycle and webhook part only the emulator serves.
+pub(crate) const ORDERS_SDL: &str = include_str!("schema_orders.graphql");
 
-/// The validated Admin API subset the emulator serves.
+/// The validated Admin API subset the emulator serves: the daemon's subset
+/// plus [`ORDERS_SDL`] (see [`merge_sdl`]).
 pub(crate) static SCHEMA: LazyLock<Valid<Schema>> = LazyLock::new(|| {
-    // Invariant: the SDL is a checked-in build input; `schema_is_valid` in the
-    // tests parses it, so this cannot fail in a tested build.
-    Schema::parse_and_validate(SCHEMA_SDL, "schema.graphql")
-        .expect("queries/shopify/schema.graphql must be a valid schema")
+    // Invariant: both SDL files are checked-in build inputs; the emulator
+    // tests parse and validate the merge, so this cannot fail in a tested
+    // build.
+    Schema::parse_and_validate(merge_sdl(SCHEMA_SDL, ORDERS_SDL), "schema.graphql")
+        .expect("queries/shopify/schema.graphql + schema_orders.graphql must be a valid schema")
 });
+
+/// Merges `extra` into `base`: new types are added, and a type both define
+/// gets the fields (enum values, union members) that `base` lacks. Both are
+/// subsets of the same real schema, so a field in both has one signature and
+/// the one in `base` is kept.
+pub(crate) fn merge_sdl(base: &str, extra: &str) -> String {
+    use apollo_compiler::ast::{Definition, Document};
+    fn parsed(text: &str, path: &str) -> Document {
+        Document::parse(text, path).unwrap_or_else(|e| e.partial)
+    }
+    fn add_missing<T: Clone>(into: &mut Vec<T>, from: &[T], key: impl Fn(&T) -> String) {
+        for item in from {
+            if !into.iter().any(|x| key(x) == key(item)) {
+                into.push(item.clone());
+            }
+        }
+    }
+    let mut doc = parsed(base, "schema.graphql");
+    for def in parsed(extra, "schema_orders.graphql").definitions {
+        let existing = doc.definitions.iter_mut().find(|d| {
+            std::mem::discriminant(*d) == std::mem::discriminant(&def) && d.name() == def.name()
+        });
+        match (existing, def) {
+            (Some(Definition::ObjectTypeDefinition(a)), Definition::ObjectTypeDefinition(b)) => {
+                add_missing(&mut a.make_mut().fields, &b.fields, |f| f.name.to_string());
+            }
+            (
+                Some(Definition::InterfaceTypeDefinition(a)),
+                Definition::InterfaceTypeDefinition(b),
+            ) => add_missing(&mut a.make_mut().fields, &b.fields, |f| f.name.to_string()),
+            (
+                Some(Definition::InputObjectTypeDefinition(a)),
+                Definition::InputObjectTypeDefinition(b),
+            ) => add_missing(&mut a.make_mut().fields, &b.fields, |f| f.name.to_string()),
+            (Some(Definition::EnumTypeDefinition(a)), Definition::EnumTypeDefinition(b)) => {
+                add_missing(&mut a.make_mut().values, &b.values, |v| v.value.to_string());
+            }
+            (Some(Definition::UnionTypeDefinition(a)), Definition::UnionTypeDefinition(b)) => {
+                add_missing(&mut a.make_mut().members, &b.members, |m| m.to_string());
+            }
+            (Some(_), _) => {}
+            (None, def) => doc.definitions.push(def),
+        }
+    }
+    doc.to_string()
+}
 
 /// Is this output type a Relay connection (by Shopify's naming)?
 pub(crate) fn is_connection(type_name: &str) -> bool {

@@ -1,7 +1,8 @@
 //! Fault injection: scripted failures the emulator applies to the next
 //! requests or bulk operations (5xx, hangs, throttle storms, HTTP 429,
 //! failed or slow bulk operations, revoked tokens), `orderCreate` responses
-//! lost after the order was committed, and a lagging order search index.
+//! lost after the order was committed, a lagging order search index, and
+//! webhook deliveries that are dropped, duplicated or sent out of order.
 //!
 //! Each fault is a counter consumed by the request path; nothing here runs
 //! on its own.
@@ -55,6 +56,14 @@ pub enum IndexDelay {
     For(Duration),
 }
 
+/// What happens to the next webhook delivery (see [`Faults::drop_webhooks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WebhookFault {
+    Drop,
+    Duplicate,
+    HoldBack,
+}
+
 #[derive(Default)]
 struct FaultState {
     fail: Option<(u32, StatusCode)>,
@@ -66,6 +75,10 @@ struct FaultState {
     revoked: HashSet<String>,
     lost_order_create: Option<(u32, LostResponse)>,
     order_index_delay: Option<IndexDelay>,
+    webhook_drop: u32,
+    webhook_duplicate: u32,
+    webhook_hold: u32,
+    uninstalled: bool,
 }
 
 /// The fault controls of one emulator (`emulator.faults()`).
@@ -147,6 +160,25 @@ impl Faults {
         lock(&self.state).order_index_delay = delay;
     }
 
+    /// The next `n` webhook deliveries are lost: never sent, counted as
+    /// dropped.
+    pub fn drop_webhooks(&self, n: u32) {
+        lock(&self.state).webhook_drop = n;
+    }
+
+    /// The next `n` webhook deliveries are sent twice: the copy carries the
+    /// same `X-Shopify-Event-Id` and a new `X-Shopify-Webhook-Id`.
+    pub fn duplicate_webhooks(&self, n: u32) {
+        lock(&self.state).webhook_duplicate = n;
+    }
+
+    /// The next `n` webhook deliveries are held back and sent only after the
+    /// delivery that follows them was attempted (or when nothing else is
+    /// pending), so receivers see them out of order.
+    pub fn reorder_webhooks(&self, n: u32) {
+        lock(&self.state).webhook_hold = n;
+    }
+
     /// Removes every scripted fault (revocations included).
     pub fn clear(&self) {
         *lock(&self.state) = FaultState::default();
@@ -190,6 +222,31 @@ impl Faults {
     }
 
     pub(crate) fn is_revoked(&self, token: &str) -> bool {
-        lock(&self.state).revoked.contains(token)
+        let state = lock(&self.state);
+        state.uninstalled || state.revoked.contains(token)
+    }
+
+    /// Every token stops working (the app was uninstalled); `clear` undoes
+    /// it.
+    pub(crate) fn revoke_all(&self) {
+        lock(&self.state).uninstalled = true;
+    }
+
+    /// The fault to apply to the next webhook delivery, if any (drops first,
+    /// then duplicates, then hold-backs).
+    pub(crate) fn take_webhook_fault(&self) -> Option<WebhookFault> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        for (left, fault) in [
+            (&mut state.webhook_drop, WebhookFault::Drop),
+            (&mut state.webhook_duplicate, WebhookFault::Duplicate),
+            (&mut state.webhook_hold, WebhookFault::HoldBack),
+        ] {
+            if *left > 0 {
+                *left -= 1;
+                return Some(fault);
+            }
+        }
+        None
     }
 }

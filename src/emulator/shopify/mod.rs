@@ -10,8 +10,13 @@
 //! line order must not be relied on. Checkout pricing (`draftOrderCalculate`
 //! with taxes, shipping rates and an automatic discount) and orders
 //! (`orderCreate` with inventory claims, `order`, `orders(query:)` with an
-//! eventually consistent index) work on state the tests can inspect. Faults
-//! can be scripted through [`ShopifyEmulator::faults`].
+//! eventually consistent index) work on state the tests can inspect. After
+//! an order is placed, the merchant side of its lifecycle (fulfilments with
+//! tracking and carrier events, refunds, cancellation) runs through the real
+//! mutations or the helpers in `merchant.rs`, and every change is announced
+//! to webhook subscriptions with signed deliveries, retries and faults
+//! (`webhooks.rs`). Faults can be scripted through
+//! [`ShopifyEmulator::faults`].
 //!
 //! It must not be used as a general GraphQL server: only the schema subset
 //! and the resolvers in this module exist.
@@ -24,7 +29,11 @@
 //! `pricing` (rules and arithmetic) and `pricing_sample`, `draft`
 //! (`draftOrderCalculate`),
 //! `orders` (the order book), `order_create`, `order_search`, `mutate`
-//! (mutations with state), `commerce` (their GraphQL objects), `inputs`.
+//! (mutations with state), `commerce` (their GraphQL objects), `inputs`;
+//! for the order lifecycle: `lifecycle` (model), `fulfillment`, `refund`,
+//! `order_read` (GraphQL objects), `merchant` (test helpers); for webhooks:
+//! `subscriptions`, `payloads` (REST bodies), `webhooks` (delivery);
+//! `schema_orders.graphql` is the schema part only the emulator serves.
 
 mod auth;
 mod bucket;
@@ -41,23 +50,31 @@ mod draft;
 mod exec;
 mod faults;
 mod fields;
+mod fulfillment;
 mod generate;
 mod graphql;
 mod inputs;
 mod jsonl;
+mod lifecycle;
+mod merchant;
 mod mutate;
 mod order_create;
+mod order_read;
 mod order_search;
 mod orders;
 mod page;
+mod payloads;
 mod pricing;
 mod pricing_sample;
+mod refund;
 mod resolve;
 mod routes;
 mod search;
 mod seed;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -76,12 +93,22 @@ pub use data::{
     ProductStatus, Publication, SelectedOption, ShopData, ShopInfo, Variant, Weight, WeightUnit,
 };
 pub use faults::{BulkErrorCode, Faults, IndexDelay, LostResponse};
+pub use lifecycle::{
+    CancelReason, Fulfillment, FulfillmentEvent, FulfillmentLine, FulfillmentOrder,
+    FulfillmentOrderLine, FulfillmentOrderStatus, FulfillmentStatus, Refund, RefundLine,
+    RestockType, ShipmentStatus, TrackingInfo,
+};
+pub use merchant::{CancelOrder, RefundLineRequest, RefundOrder};
 pub use orders::{Address, InventoryBehaviour, Order, OrderLine, OrderShippingLine, Transaction};
 pub use pricing::{
     AutomaticDiscount, CountryRules, PostalCodeFormat, PricingRules, Rate, ShippingRateRule,
     ShippingZone, Subdivision, TaxAmount, TaxRate,
 };
 pub use pricing_sample::sample_pricing;
+pub use subscriptions::{WebhookFormat, WebhookSubscription};
+pub use webhooks::{
+    AttemptOutcome, DeliveryRecord, TopicCounts, WebhookCounters, WebhookSettings, WebhookTopic,
+};
 
 use auth::Tokens;
 use bucket::Bucket;
@@ -91,6 +118,8 @@ use counters::Counters;
 use data::parse_gid;
 use mutate::Commerce;
 use orders::OrderBook;
+use subscriptions::SubscriptionBook;
+use webhooks::{Emitted, WebhookHub};
 
 /// Why an emulator operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +130,15 @@ pub enum EmulatorError {
     UnknownVariant(String),
     #[error("the emulated shop has no publication {0}")]
     UnknownPublication(String),
+    #[error("the emulated shop has no order {0}")]
+    UnknownOrder(String),
+    #[error("the emulated shop has no fulfillment {0}")]
+    UnknownFulfillment(String),
+    #[error("{operation} was refused: {}", .messages.join("; "))]
+    Refused {
+        operation: &'static str,
+        messages: Vec<String>,
+    },
     #[error("serving the emulator failed")]
     Serve(#[source] std::io::Error),
 }
@@ -131,6 +169,7 @@ pub(crate) struct Inner {
     pub versions: Vec<String>,
     pub max_query_cost: u64,
     pub doc_cache: Mutex<HashMap<String, Arc<Valid<ExecutableDocument>>>>,
+    pub webhooks: Arc<WebhookHub>,
 }
 
 /// One emulated shop. Cloning is cheap and shares the shop.
@@ -151,6 +190,7 @@ impl ShopifyEmulator {
     /// Builds the shop from `config`. Bulk operations spawn tokio tasks, so
     /// GraphQL requests must be served inside a tokio runtime.
     pub fn new(config: EmulatorConfig) -> Self {
+        let secret = secrecy::SecretString::from(config.webhook_secret().to_owned());
         let EmulatorConfig {
             shop_domain,
             static_tokens,
@@ -165,12 +205,20 @@ impl ShopifyEmulator {
             bulk_shuffle_seed,
             supported_versions,
             mut data,
+            app_secret: _,
+            webhooks,
         } = config;
-        data.shop.myshopify_domain = shop_domain;
+        data.shop.myshopify_domain = shop_domain.clone();
         let pricing = std::mem::take(&mut data.pricing);
         let bucket = Arc::new(Mutex::new(Bucket::new(bucket_size, restore_rate)));
         let faults = Arc::new(Faults::new(bucket.clone()));
         let counters = Arc::new(Counters::default());
+        let webhooks = Arc::new(WebhookHub::new(
+            webhooks,
+            secret,
+            shop_domain,
+            faults.clone(),
+        ));
         let base_url = Arc::new(RwLock::new(String::new()));
         let bulk = BulkRegistry::new(
             BulkSettings {
@@ -188,6 +236,7 @@ impl ShopifyEmulator {
                 commerce: RwLock::new(Commerce {
                     pricing,
                     orders: OrderBook::default(),
+                    hooks: SubscriptionBook::default(),
                 }),
                 bucket,
                 faults,
@@ -198,6 +247,7 @@ impl ShopifyEmulator {
                 versions: supported_versions,
                 max_query_cost,
                 doc_cache: Mutex::new(HashMap::new()),
+                webhooks,
             }),
         }
     }
@@ -306,9 +356,18 @@ impl ShopifyEmulator {
     ) -> Result<String, EmulatorError> {
         let unknown = || EmulatorError::UnknownProduct(gid.to_owned());
         let id = parse_gid(gid, "Product").ok_or_else(unknown)?;
-        let stamp = write(&self.inner.catalog)
-            .update(id, edit)
-            .ok_or_else(unknown)?;
+        let (stamp, emitted) = {
+            let mut catalog = write(&self.inner.catalog);
+            let before = catalog.get(id).cloned();
+            let stamp = catalog.update(id, edit).ok_or_else(unknown)?;
+            let emitted = payloads::product_events(
+                before.as_deref(),
+                catalog.get(id).map(|p| &**p),
+                catalog.online_store_id(),
+            );
+            (stamp, emitted)
+        };
+        self.announce(emitted);
         Ok(data::format_datetime(stamp))
     }
 
@@ -319,14 +378,15 @@ impl ShopifyEmulator {
     pub fn set_inventory(&self, variant_gid: &str, quantity: i32) -> Result<(), EmulatorError> {
         let unknown = || EmulatorError::UnknownVariant(variant_gid.to_owned());
         let vid = parse_gid(variant_gid, "ProductVariant").ok_or_else(unknown)?;
-        let mut catalog = write(&self.inner.catalog);
-        let pid = catalog.variant_owner(vid).ok_or_else(unknown)?;
-        catalog.update(pid, |p| {
+        let pid = read(&self.inner.catalog)
+            .variant_owner(vid)
+            .ok_or_else(unknown)?;
+        self.update_product(&format!("gid://shopify/Product/{pid}"), |p| {
             for v in p.variants.iter_mut().filter(|v| v.id == vid) {
                 v.inventory_quantity = quantity;
             }
-        });
-        Ok(())
+        })
+        .map(drop)
     }
 
     /// Sets a product's status.
@@ -374,7 +434,17 @@ impl ShopifyEmulator {
     /// Adds a product; the emulator assigns fresh ids to it, its variants and
     /// its media (variant media references are remapped). Returns its GID.
     pub fn add_product(&self, product: Product) -> String {
-        let id = write(&self.inner.catalog).insert(product);
+        let (id, emitted) = {
+            let mut catalog = write(&self.inner.catalog);
+            let id = catalog.insert(product);
+            let emitted = payloads::product_events(
+                None,
+                catalog.get(id).map(|p| &**p),
+                catalog.online_store_id(),
+            );
+            (id, emitted)
+        };
+        self.announce(emitted);
         format!("gid://shopify/Product/{id}")
     }
 
@@ -385,10 +455,19 @@ impl ShopifyEmulator {
     pub fn delete_product(&self, gid: &str) -> Result<(), EmulatorError> {
         let unknown = || EmulatorError::UnknownProduct(gid.to_owned());
         let id = parse_gid(gid, "Product").ok_or_else(unknown)?;
-        write(&self.inner.catalog)
-            .remove(id)
-            .map(drop)
-            .ok_or_else(unknown)
+        let removed = write(&self.inner.catalog).remove(id).ok_or_else(unknown)?;
+        self.announce(payloads::product_events(Some(&removed), None, None));
+        Ok(())
+    }
+
+    /// Queues the webhook deliveries of `emitted` for the current
+    /// subscriptions.
+    fn announce(&self, emitted: Vec<Emitted>) {
+        if emitted.is_empty() {
+            return;
+        }
+        let commerce = read(&self.inner.commerce);
+        self.inner.webhooks.publish(commerce.hooks.all(), emitted);
     }
 
     /// The orders created so far, oldest first.
@@ -421,14 +500,15 @@ impl ShopifyEmulator {
     pub fn set_price(&self, variant_gid: &str, price: Price) -> Result<(), EmulatorError> {
         let unknown = || EmulatorError::UnknownVariant(variant_gid.to_owned());
         let vid = parse_gid(variant_gid, "ProductVariant").ok_or_else(unknown)?;
-        let mut catalog = write(&self.inner.catalog);
-        let pid = catalog.variant_owner(vid).ok_or_else(unknown)?;
-        catalog.update(pid, |p| {
+        let pid = read(&self.inner.catalog)
+            .variant_owner(vid)
+            .ok_or_else(unknown)?;
+        self.update_product(&format!("gid://shopify/Product/{pid}"), |p| {
             for v in p.variants.iter_mut().filter(|v| v.id == vid) {
                 v.price = price;
             }
-        });
-        Ok(())
+        })
+        .map(drop)
     }
 
     /// The shop's pricing rules now.

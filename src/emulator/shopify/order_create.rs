@@ -160,6 +160,16 @@ pub(crate) struct OrderInput {
     transactions: Option<Vec<TransactionInput>>,
 }
 
+impl OrderInput {
+    /// The `variantId`s of the lines, as given.
+    pub(crate) fn variant_gids(&self) -> impl Iterator<Item = &str> {
+        self.line_items
+            .iter()
+            .flatten()
+            .filter_map(|l| l.variant_id.as_deref())
+    }
+}
+
 /// `OrderCreateOptionsInput`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -321,7 +331,7 @@ pub(crate) fn create(
     index_delay: Option<IndexDelay>,
 ) -> OrderCreateOutcome {
     let currency = catalog.shop.currency_code.clone();
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = book.stamp();
     let draft = match validate(catalog, rules, input, &currency, now) {
         Ok(draft) => draft,
         Err(errors) => return OrderCreateOutcome::refused(errors),
@@ -415,7 +425,7 @@ pub(crate) fn create(
         Some(status) => status.clone(),
         None => derived_financial_status(&transactions, Price(total)).to_owned(),
     };
-    let order = Order {
+    let mut order = Order {
         id: reserved.id,
         number,
         name: input.name.clone().unwrap_or_else(|| format!("#{number}")),
@@ -450,8 +460,16 @@ pub(crate) fn create(
         total_shipping: Price(total_shipping),
         total_tax: Price(total_tax),
         total: Price(total),
+        updated_at: now,
+        cancelled_at: None,
+        cancel_reason: None,
+        closed_at: None,
+        fulfillment_orders: Vec::new(),
+        fulfillments: Vec::new(),
+        refunds: Vec::new(),
         index_gate: book.gate(index_delay),
     };
+    order.fulfillment_orders = vec![book.initial_fulfillment_order(&order.lines, now)];
     book.push(order.clone());
     OrderCreateOutcome {
         order: Some(order),

@@ -171,9 +171,8 @@ impl Term {
             "email" => o.email.as_deref().is_some_and(|e| eq(e, v)),
             "financial_status" => eq(&o.financial_status, v),
             "test" => v.parse::<bool>().is_ok_and(|b| b == o.test),
-            "created_at" | "updated_at" => {
-                parse_datetime(v).is_some_and(|w| compare(o.created_at, self.cmp, w))
-            }
+            "created_at" => parse_datetime(v).is_some_and(|w| compare(o.created_at, self.cmp, w)),
+            "updated_at" => parse_datetime(v).is_some_and(|w| compare(o.updated_at, self.cmp, w)),
             "processed_at" => {
                 parse_datetime(v).is_some_and(|w| compare(o.processed_at, self.cmp, w))
             }
@@ -221,6 +220,13 @@ mod tests {
             total_shipping: Price(0),
             total_tax: Price(0),
             total: Price(0),
+            updated_at: parse_datetime("2026-11-28T10:00:00Z").unwrap(),
+            cancelled_at: None,
+            cancel_reason: None,
+            closed_at: None,
+            fulfillment_orders: Vec::new(),
+            fulfillments: Vec::new(),
+            refunds: Vec::new(),
             index_gate: IndexGate::Immediate,
         }
     }

@@ -10,6 +10,10 @@ use tokio::time::Instant;
 
 use super::data::Price;
 use super::faults::IndexDelay;
+use super::lifecycle::{
+    CancelReason, Fulfillment, FulfillmentOrder, FulfillmentOrderLine, FulfillmentOrderStatus,
+    Refund,
+};
 use super::pricing::TaxAmount;
 
 /// First order number of a shop (`#1001`).
@@ -18,6 +22,9 @@ const FIRST_ORDER_NUMBER: u64 = 1001;
 const ORDER_ID_BASE: u64 = 6_100_000_000_000;
 const LINE_ID_BASE: u64 = 16_100_000_000_000;
 const TRANSACTION_ID_BASE: u64 = 7_100_000_000_000;
+/// Fulfillment orders, fulfillments, refunds and their parts share one id
+/// sequence (their GIDs carry the kind).
+const OBJECT_ID_BASE: u64 = 9_100_000_000_000;
 
 /// A postal address stored on an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,6 +150,14 @@ pub struct Order {
     pub total_shipping: Price,
     pub total_tax: Price,
     pub total: Price,
+    /// Epoch milliseconds; moves forward on every change to the order.
+    pub updated_at: i64,
+    pub cancelled_at: Option<i64>,
+    pub cancel_reason: Option<CancelReason>,
+    pub closed_at: Option<i64>,
+    pub fulfillment_orders: Vec<FulfillmentOrder>,
+    pub fulfillments: Vec<Fulfillment>,
+    pub refunds: Vec<Refund>,
     pub(crate) index_gate: IndexGate,
 }
 
@@ -160,6 +175,11 @@ pub(crate) struct OrderBook {
     next_number: u64,
     next_line_id: u64,
     next_transaction_id: u64,
+    next_object_id: u64,
+    /// Last `updatedAt` handed out (strictly increasing).
+    last_stamp: i64,
+    /// Ids of the jobs `orderCancel` started (they finish at once).
+    pub(crate) jobs: Vec<u64>,
     /// `orders` searches run so far (the clock of [`IndexGate::AfterSearch`]).
     searches: AtomicU64,
 }
@@ -171,6 +191,9 @@ impl Default for OrderBook {
             next_number: FIRST_ORDER_NUMBER,
             next_line_id: LINE_ID_BASE + 1,
             next_transaction_id: TRANSACTION_ID_BASE + 1,
+            next_object_id: OBJECT_ID_BASE + 1,
+            last_stamp: 0,
+            jobs: Vec::new(),
             searches: AtomicU64::new(0),
         }
     }
@@ -184,6 +207,69 @@ impl OrderBook {
 
     pub(crate) fn get(&self, id: u64) -> Option<&Order> {
         self.orders.iter().find(|o| o.id == id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut Order> {
+        self.orders.iter_mut().find(|o| o.id == id)
+    }
+
+    /// The order owning a fulfillment, fulfillment order or refund id.
+    pub(crate) fn owner_of(&self, object_id: u64) -> Option<u64> {
+        self.orders
+            .iter()
+            .find(|o| {
+                o.fulfillments.iter().any(|f| f.id == object_id)
+                    || o.fulfillment_orders.iter().any(|f| f.id == object_id)
+                    || o.refunds.iter().any(|r| r.id == object_id)
+            })
+            .map(|o| o.id)
+    }
+
+    /// A fresh id for a lifecycle object (fulfillment, refund, job, …).
+    pub(crate) fn next_id(&mut self) -> u64 {
+        let id = self.next_object_id;
+        self.next_object_id += 1;
+        id
+    }
+
+    /// A fresh transaction id (refund transactions).
+    pub(crate) fn next_transaction_id(&mut self) -> u64 {
+        let id = self.next_transaction_id;
+        self.next_transaction_id += 1;
+        id
+    }
+
+    /// The next `updatedAt`: wall-clock milliseconds, strictly after the
+    /// previous stamp, so `updated_at:>` searches see every change.
+    pub(crate) fn stamp(&mut self) -> i64 {
+        let now = chrono::Utc::now().timestamp_millis();
+        self.last_stamp = now.max(self.last_stamp + 1);
+        self.last_stamp
+    }
+
+    /// One open fulfillment order covering every unit of `lines`.
+    pub(crate) fn initial_fulfillment_order(
+        &mut self,
+        lines: &[OrderLine],
+        at: i64,
+    ) -> FulfillmentOrder {
+        let id = self.next_id();
+        let lines = lines
+            .iter()
+            .map(|l| FulfillmentOrderLine {
+                id: self.next_id(),
+                line_id: l.id,
+                total: l.quantity,
+                remaining: l.quantity,
+            })
+            .collect();
+        FulfillmentOrder {
+            id,
+            status: FulfillmentOrderStatus::Open,
+            lines,
+            created_at: at,
+            updated_at: at,
+        }
     }
 
     /// Starts one search: the orders it may see (indexed ones).

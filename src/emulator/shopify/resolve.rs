@@ -18,6 +18,7 @@ use super::data::{
     SelectedOption, ShopInfo, Variant, Weight, format_datetime, parse_gid,
 };
 use super::mutate::{Applied, Commerce, Outcome};
+use super::order_read::{self, Lo};
 use super::page::{Page, PageArgs, encode_cursor, paginate_list, paginate_products};
 use super::search::ProductQuery;
 
@@ -80,7 +81,7 @@ pub(crate) enum Obj<'a> {
     Variant(&'a Product, &'a Variant),
     Media(&'a Media),
     Image(&'a Image),
-    InventoryItem(&'a Variant),
+    InventoryItem(&'a Product, &'a Variant),
     Measurement(&'a Variant),
     Weight(Weight),
     SelectedOption(&'a SelectedOption),
@@ -91,6 +92,8 @@ pub(crate) enum Obj<'a> {
     BulkUserError(BulkUserError),
     /// Checkout pricing and orders (`commerce.rs`).
     Commerce(Co<'a>),
+    /// Order lifecycle and webhook subscriptions (`order_read.rs`).
+    Life(Lo<'a>),
 }
 
 fn leaf<'a>(v: impl Into<JsonValue>) -> Result<Resolved<'a>, String> {
@@ -186,7 +189,7 @@ impl<'a> Obj<'a> {
             Obj::Variant(..) => "ProductVariant",
             Obj::Media(m) => m.type_name(),
             Obj::Image(_) => "Image",
-            Obj::InventoryItem(_) => "InventoryItem",
+            Obj::InventoryItem(..) => "InventoryItem",
             Obj::Measurement(_) => "InventoryItemMeasurement",
             Obj::Weight(_) => "Weight",
             Obj::SelectedOption(_) => "SelectedOption",
@@ -196,6 +199,7 @@ impl<'a> Obj<'a> {
             Obj::BulkOperation(_) => "BulkOperation",
             Obj::BulkUserError(_) => "BulkOperationUserError",
             Obj::Commerce(c) => c.type_name(),
+            Obj::Life(l) => l.type_name(),
         }
     }
 
@@ -207,6 +211,7 @@ impl<'a> Obj<'a> {
             Obj::Media(m) => Some(m.gid()),
             Obj::Publication(p) => Some(p.gid()),
             Obj::Commerce(c) => c.gid(),
+            Obj::Life(l) => l.gid(),
             _ => None,
         }
     }
@@ -232,6 +237,12 @@ impl<'a> Obj<'a> {
             }
             Some(Ok(Outcome::Create(outcome))) => {
                 Ok(Resolved::Object(Obj::Commerce(Co::CreatePayload(outcome))))
+            }
+            Some(Ok(Outcome::Life(outcome))) => {
+                Ok(Resolved::Object(Obj::Life(Lo::Payload(outcome))))
+            }
+            Some(Ok(Outcome::Hook(outcome))) => {
+                Ok(Resolved::Object(Obj::Life(Lo::HookPayload(outcome))))
             }
         }
     }
@@ -346,7 +357,28 @@ impl<'a> Obj<'a> {
                 "height" => opt_leaf(i.height),
                 _ => unknown(),
             },
-            Obj::InventoryItem(v) => match field {
+            Obj::InventoryItem(p, v) => match field {
+                "id" => leaf(format!(
+                    "gid://shopify/InventoryItem/{}",
+                    super::payloads::inventory_item_id(v.id)
+                )),
+                // One item per variant here (Shopify shares an item between
+                // variants only for bundles, which the emulator has none of).
+                "variants" => {
+                    let page_args = PageArgs::from_args(args, cx.bulk)?;
+                    let items = vec![(
+                        SortPos {
+                            value: SortValue::Int(1),
+                            id: v.id,
+                        },
+                        Obj::Variant(p, v),
+                    )];
+                    connection(
+                        "ProductVariantConnection",
+                        "ProductVariantEdge",
+                        paginate_list(items, &page_args),
+                    )
+                }
                 "tracked" => leaf(v.tracked),
                 "requiresShipping" => leaf(v.requires_shipping),
                 "measurement" => object(Obj::Measurement(v)),
@@ -391,6 +423,7 @@ impl<'a> Obj<'a> {
             },
             Obj::BulkOperation(op) => resolve_bulk_operation(op, field),
             Obj::Commerce(co) => commerce::resolve(co, field, args, cx),
+            Obj::Life(lo) => order_read::resolve(lo, field, args, cx),
             Obj::BulkUserError(e) => match field {
                 "code" => opt_leaf(e.code),
                 "message" => leaf(e.message.as_str()),
@@ -416,6 +449,20 @@ fn resolve_query<'a>(
         "shop" => object(Obj::Shop),
         "order" => commerce::order_by_id(&commerce.orders, args),
         "orders" => commerce::orders_connection(&commerce.orders, args),
+        "inventoryItem" => {
+            let id = gid_arg(args, "id", "InventoryItem")?;
+            let catalog = cx.catalog.ok_or("catalog unavailable")?;
+            let found = id
+                .and_then(super::payloads::variant_of_inventory_item)
+                .and_then(|variant| {
+                    let p = catalog.get(catalog.variant_owner(variant)?)?;
+                    p.variants
+                        .iter()
+                        .find(|v| v.id == variant)
+                        .map(|v| Obj::InventoryItem(p, v))
+                });
+            Ok(found.map_or(Resolved::Null, Resolved::Object))
+        }
         "product" => {
             let id = gid_arg(args, "id", "Product")?;
             let catalog = cx.catalog.ok_or("catalog unavailable")?;
@@ -461,7 +508,8 @@ fn resolve_query<'a>(
                 Resolved::Object(Obj::BulkOperation(Box::new(op)))
             }))
         }
-        _ => Err(format!("Field '{field}' doesn't exist on type 'QueryRoot'")),
+        _ => order_read::query_field(field, args, cx, commerce)
+            .unwrap_or_else(|| Err(format!("Field '{field}' doesn't exist on type 'QueryRoot'"))),
     }
 }
 
@@ -567,7 +615,8 @@ fn resolve_variant<'a>(
             leaf(pos as u64)
         }
         "selectedOptions" => list(v.selected_options.iter().map(Obj::SelectedOption)),
-        "inventoryItem" => object(Obj::InventoryItem(v)),
+        "inventoryItem" => object(Obj::InventoryItem(p, v)),
+        "product" => object(Obj::Product(p)),
         "media" => {
             let media = p
                 .media

@@ -3,8 +3,12 @@
 
 mod api;
 mod bulk;
+mod documents;
 mod faults;
+mod lifecycle;
 mod orders;
+mod support;
+mod webhooks;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};

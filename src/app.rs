@@ -4,6 +4,8 @@
 //! Shutdown order (each step bounded by the remaining deadline):
 //! 1. cancel the schedulers, so no new sync starts, and let in-flight syncs
 //!    stop at their next await point (their writes are atomic per batch);
+//!    stop the order-webhook workers after their current pass (events not
+//!    delivered stay in the outbox for the next start);
 //! 2. drain HTTP: stop accepting, let in-flight requests finish;
 //! 3. flush sled;
 //! 4. return. Tasks still running at the deadline are named and aborted.
@@ -22,6 +24,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::checkout::service::{CheckoutDeps, CheckoutService};
 use crate::config::Settings;
+use crate::orders::{DeliveryWorker, OutboxWaker};
 use crate::payment::stripe::{StripeClient, StripeSettings};
 use crate::scheduler::{SchedulerHandle, spawn_shop_scheduler};
 use crate::server::{CheckoutEntry, ServerState, ShopEntry, admin_router, public_router};
@@ -55,6 +58,8 @@ pub struct Application {
     extra_public_routes: Option<Router>,
     jobs: Vec<Arc<ShopSync>>,
     checkout: BTreeMap<String, CheckoutEntry>,
+    /// One order-webhook worker per shop with checkout.
+    order_workers: Vec<DeliveryWorker>,
     no_initial_sync: bool,
 }
 
@@ -89,13 +94,34 @@ impl Application {
         let admin_addr = admin_listener.local_addr()?;
         let mut jobs = Vec::new();
         let mut checkout = BTreeMap::new();
+        let mut order_workers = Vec::new();
         for shop in settings.shops.iter().filter(|s| s.enabled) {
             let job = ShopSync::new(shop.clone(), store.clone())
                 .with_context(|| format!("building the client of shop {}", shop.id))?;
             if let Some(cfg) = &shop.checkout {
-                let service = checkout_service(shop, cfg, job.client().clone(), store.clone())
-                    .with_context(|| format!("building the checkout of shop {}", shop.id))?;
+                let waker = OutboxWaker::new();
+                let service = checkout_service(
+                    shop,
+                    cfg,
+                    job.client().clone(),
+                    store.clone(),
+                    waker.clone(),
+                )
+                .with_context(|| format!("building the checkout of shop {}", shop.id))?;
                 checkout.insert(shop.id.to_string(), CheckoutEntry::new(Arc::new(service)));
+                // Shopify's order webhooks update the orders placed here.
+                job.set_order_sink(Arc::new(crate::orders::inbound::ShopifyOrderWebhooks {
+                    shop: shop.id.clone(),
+                    store: store.clone(),
+                    settings: cfg.clone(),
+                    waker: waker.clone(),
+                }));
+                let worker =
+                    DeliveryWorker::new(shop.id.clone(), store.clone(), cfg.clone(), waker)
+                        .with_context(|| {
+                            format!("building the order webhooks of shop {}", shop.id)
+                        })?;
+                order_workers.push(worker);
             }
             jobs.push(Arc::new(job));
         }
@@ -109,6 +135,7 @@ impl Application {
             extra_public_routes: options.extra_public_routes,
             jobs,
             checkout,
+            order_workers,
             no_initial_sync: options.no_initial_sync,
         })
     }
@@ -133,6 +160,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let deadline = self.settings.shutdown_deadline;
         let scheduler_token = CancellationToken::new();
+        let orders_token = CancellationToken::new();
         let http_token = CancellationToken::new();
         let metrics = crate::metrics::install();
 
@@ -148,7 +176,24 @@ impl Application {
                 scheduler_token.child_token(),
             );
             schedulers.spawn(fut);
+            job.set_scheduler(handle.clone());
+            // Webhooks queued before a restart are processed now.
+            if self.store.webhook_backlog(&shop).unwrap_or(0) > 0 {
+                handle.webhooks_queued();
+            }
             handles.insert(shop.to_string(), handle);
+            let shop_settings = self.settings.shop(shop.as_str());
+            if let (Some(public), Some(s)) = (&self.settings.server.public_url, shop_settings)
+                && s.shopify.webhook_secret.is_some()
+                && let Ok(endpoint) = public.join(&format!("webhooks/shopify/{shop}"))
+            {
+                schedulers.spawn(maintain_webhooks(
+                    job.clone(),
+                    endpoint,
+                    s.checkout.is_some(),
+                    scheduler_token.child_token(),
+                ));
+            }
         }
         if !self.checkout.is_empty() {
             let services: Vec<_> = self.checkout.values().map(|e| e.service.clone()).collect();
@@ -156,6 +201,13 @@ impl Application {
                 services,
                 scheduler_token.child_token(),
             ));
+        }
+
+        // Order webhooks: one worker per shop, so a dead endpoint of one
+        // shop never delays another's events.
+        let mut order_workers = JoinSet::new();
+        for worker in self.order_workers {
+            order_workers.spawn(worker.run(orders_token.child_token()));
         }
 
         let shops: BTreeMap<String, ShopEntry> = self
@@ -170,6 +222,8 @@ impl Application {
                         enabled: s.enabled,
                         feed_token: s.feed.bearer_token.clone(),
                         scheduler: handles.get(s.id.as_str()).cloned(),
+                        shop_domain: s.shopify.shop_domain.clone(),
+                        webhook_secret: s.shopify.webhook_secret.clone(),
                     },
                 )
             })
@@ -238,7 +292,9 @@ impl Application {
         let stop_by = tokio::time::Instant::now() + deadline;
         // 1. Schedulers: no new runs; in-flight runs stop at their next await.
         scheduler_token.cancel();
+        orders_token.cancel();
         drain("scheduler", &mut schedulers, stop_by).await;
+        drain("order webhooks", &mut order_workers, stop_by).await;
         // 2. HTTP: graceful drain.
         http_token.cancel();
         drain("http", &mut servers, stop_by).await;
@@ -254,6 +310,78 @@ impl Application {
 
 /// How often expired idempotency keys are deleted.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Registers the shop's webhook subscriptions (retrying with backoff while
+/// Shopify is unreachable) and prunes remembered webhook event ids daily.
+async fn maintain_webhooks(
+    job: Arc<ShopSync>,
+    endpoint: url::Url,
+    with_orders: bool,
+    cancel: CancellationToken,
+) {
+    let mut topics = crate::source::shopify::CATALOG_TOPICS.to_vec();
+    if with_orders {
+        topics.extend(crate::source::shopify::ORDER_TOPICS);
+    }
+    let mut failures = 0u32;
+    loop {
+        let attempt = job
+            .client()
+            .ensure_webhook_subscriptions(&endpoint, &topics);
+        let result = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = attempt => r,
+        };
+        match result {
+            Ok(done) => {
+                info!(
+                    shop = %job.shop_id(),
+                    webhook.endpoint = %endpoint,
+                    kept = done.kept,
+                    moved = done.moved,
+                    created = done.created,
+                    "Shopify webhook subscriptions in place"
+                );
+                break;
+            }
+            Err(e) => {
+                failures += 1;
+                let delay = crate::scheduler::backoff_delay(
+                    failures,
+                    std::time::Duration::from_secs(600),
+                    fastrand::f64(),
+                );
+                warn!(
+                    shop = %job.shop_id(),
+                    error = %crate::telemetry::ErrorChain(&e),
+                    retry_in_secs = delay.as_secs(),
+                    "registering Shopify webhook subscriptions failed"
+                );
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let store = job.store().clone();
+        match tokio::task::spawn_blocking(move || store.prune_webhook_ids(chrono::Utc::now())).await
+        {
+            Ok(Ok(n)) if n > 0 => info!(pruned = n, "old webhook event ids forgotten"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                warn!(error = %crate::telemetry::ErrorChain(&e), "pruning webhook ids failed")
+            }
+            Err(e) => warn!(error = %e, "pruning webhook ids panicked"),
+        }
+    }
+}
 
 /// Deletes idempotency keys past their 24 h retention, hourly, until
 /// cancelled.
@@ -340,6 +468,7 @@ fn checkout_service(
     cfg: &crate::config::CheckoutSettings,
     shopify: crate::source::shopify::ShopifyClient,
     store: Store,
+    order_events: OutboxWaker,
 ) -> anyhow::Result<CheckoutService> {
     let mut stripe = StripeSettings::new(cfg.stripe.secret_key.clone());
     if let Some(url) = &cfg.stripe.api_base_url {
@@ -356,5 +485,6 @@ fn checkout_service(
         settings: cfg.clone(),
         feed_checkout_eligible: shop.feed.checkout_eligible,
         policy_overrides: shop.policy_overrides.clone(),
+        order_events,
     }))
 }

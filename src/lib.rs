@@ -10,6 +10,8 @@
 //!   Admin GraphQL API (auth, cost-based throttle, bulk operations).
 //! - [`checkout`]: ACP checkout sessions: model, wire versions, service.
 //! - [`payment`]: payment providers (Stripe shared payment tokens).
+//! - [`orders`]: orders after checkout: their durable state and the signed
+//!   order webhooks delivered to agents from an outbox in the store.
 //! - [`feed`]: turns domain products into validated ACP/OpenAI feed rows and
 //!   encodes them.
 //! - [`sync`]: one sync run of one shop: source → store → feed generation.
@@ -30,6 +32,7 @@ pub mod domain;
 pub mod emulator;
 pub mod feed;
 pub mod metrics;
+pub mod orders;
 pub mod payment;
 pub mod scheduler;
 pub mod server;

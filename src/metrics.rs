@@ -25,6 +25,11 @@ pub const FEED_GENERATIONS_TOTAL: &str = "acp_bridge_feed_generations_total";
 pub const FEED_BUILD_SECONDS: &str = "acp_bridge_feed_build_seconds";
 /// HTTP requests served, by route template and status class.
 pub const HTTP_REQUESTS_TOTAL: &str = "acp_bridge_http_requests_total";
+/// Shopify webhook deliveries received, by shop, topic and outcome
+/// (`queued`, `duplicate`, `bad_signature`, `bad_request`, `error`).
+pub const SHOPIFY_WEBHOOKS_TOTAL: &str = "acp_bridge_shopify_webhooks_total";
+/// Shopify webhook deliveries waiting to be processed, by shop.
+pub const SHOPIFY_WEBHOOK_BACKLOG: &str = "acp_bridge_shopify_webhook_backlog";
 
 // Shopify client. Labels: `operation` (a GraphQL operation name from
 // `queries/shopify/`), `outcome` and `reason` (see each constant).
@@ -86,6 +91,27 @@ pub const CHECKOUT_VOIDS_TOTAL: &str = "acp_bridge_checkout_voids_total";
 /// Counter: captures that failed after the order was created (the order
 /// stands; reconcile the authorization).
 pub const CHECKOUT_CAPTURE_FAILURES_TOTAL: &str = "acp_bridge_checkout_capture_failures_total";
+
+// Order webhooks (see `orders::delivery`). Label: `shop`.
+
+/// Counter: order-webhook delivery attempts by `shop` and `outcome`
+/// (`delivered`, `retry`: failed and rescheduled, `dead`: failed for the
+/// last time, `gone`: dropped while in flight).
+pub const ORDER_WEBHOOK_DELIVERIES_TOTAL: &str = "acp_bridge_order_webhook_deliveries_total";
+
+/// Histogram: duration of one order-webhook request, by `shop`.
+pub const ORDER_WEBHOOK_DELIVERY_DURATION_SECONDS: &str =
+    "acp_bridge_order_webhook_delivery_duration_seconds";
+
+/// Gauge: order events waiting for delivery (pending), by `shop`.
+pub const ORDER_OUTBOX_PENDING: &str = "acp_bridge_order_outbox_pending";
+
+/// Gauge: order events that gave up (dead; see `acp-bridge outbox`), by `shop`.
+pub const ORDER_OUTBOX_DEAD: &str = "acp_bridge_order_outbox_dead";
+
+/// Gauge: age of the oldest pending order event (0 when none), by `shop`.
+pub const ORDER_OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str =
+    "acp_bridge_order_outbox_oldest_pending_age_seconds";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

@@ -101,6 +101,8 @@ impl StateAccess {
                     .shop(shop)
                     .ok_or_else(|| anyhow!("no shop `{shop}` in the configuration"))?;
                 let job = ShopSync::new(shop_settings.clone(), store.clone())?;
+                // Run by hand: resumes a shop whose app was uninstalled.
+                job.clear_uninstalled()?;
                 let bar = progress_bar();
                 let progress = |p: SyncProgress| {
                     if let Some(bar) = &bar {

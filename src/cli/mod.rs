@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{AppOptions, Application, shutdown_signal};
 use crate::config::{EXAMPLE_CONFIG, LogFormat, Settings};
+use crate::domain::ShopId;
 use crate::feed::FeedFormat;
 use crate::store::SyncKind;
 use access::StateAccess;
@@ -82,6 +83,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Undelivered order webhooks: list them, send one again, or drop it.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Run the daemon against the built-in Shopify emulator and its sample shop.
     Demo {
         /// Where to serve the daemon and the emulator (under /_emulator/shopify).
@@ -134,6 +140,37 @@ pub enum FeedCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Pending and dead order events (exit 1 when any is dead).
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only this shop (default: every shop with checkout).
+        #[arg(long)]
+        shop: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an event due now with a fresh set of attempts (dead ones too).
+    Retry {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The event id `outbox list` shows.
+        id: u64,
+        #[arg(long)]
+        shop: Option<String>,
+    },
+    /// Delete an event without delivering it.
+    Drop {
+        #[command(flatten)]
+        config: ConfigArgs,
+        id: u64,
+        #[arg(long)]
+        shop: Option<String>,
+    },
+}
+
 impl clap::builder::ValueParserFactory for FeedFormat {
     type Parser = clap::builder::ValueParser;
     fn value_parser() -> Self::Parser {
@@ -180,6 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Feed { command } => feed(command).await,
+        Command::Outbox { command } => outbox(command).await,
         Command::CheckConfig { config } => check_config(&config),
         Command::PrintConfig => {
             print!("{EXAMPLE_CONFIG}");
@@ -282,4 +320,128 @@ async fn feed(command: FeedCommand) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// The shops an outbox command covers: `--shop`, or every shop with checkout.
+fn outbox_shops(settings: &Settings, shop: Option<&str>) -> anyhow::Result<Vec<ShopId>> {
+    match shop {
+        Some(shop) => match settings.shop(shop) {
+            Some(s) => Ok(vec![s.id.clone()]),
+            None => bail!("no shop `{shop}` in the configuration"),
+        },
+        None => Ok(settings
+            .shops
+            .iter()
+            .filter(|s| s.checkout.is_some())
+            .map(|s| s.id.clone())
+            .collect()),
+    }
+}
+
+/// What an outbox command does to one event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutboxAction {
+    Retry,
+    Drop,
+}
+
+async fn outbox(command: OutboxCommand) -> anyhow::Result<ExitCode> {
+    use crate::orders::admin::{self, OutboxEventView};
+    match command {
+        OutboxCommand::List { config, shop, json } => {
+            let settings = load(&config)?;
+            let access = StateAccess::open(&settings)?;
+            let mut events: Vec<OutboxEventView> = Vec::new();
+            for id in outbox_shops(&settings, shop.as_deref())? {
+                match &access {
+                    StateAccess::Direct(store) => events.extend(admin::list(store, &id)?),
+                    StateAccess::Daemon { base, http } => {
+                        let url = format!("{base}/admin/shops/{id}/outbox");
+                        let response = http
+                            .get(&url)
+                            .send()
+                            .await
+                            .with_context(|| format!("reaching the daemon at {url}"))?;
+                        let status = response.status();
+                        let body: serde_json::Value = response.json().await?;
+                        if !status.is_success() {
+                            bail!("daemon answered {status}: {}", body["message"]);
+                        }
+                        events.extend(serde_json::from_value::<Vec<OutboxEventView>>(body)?);
+                    }
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                print!("{}", admin::render_table(&events));
+            }
+            Ok(if events.iter().any(OutboxEventView::is_dead) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        OutboxCommand::Retry { config, id, shop } => {
+            outbox_act(&config, id, shop.as_deref(), OutboxAction::Retry).await
+        }
+        OutboxCommand::Drop { config, id, shop } => {
+            outbox_act(&config, id, shop.as_deref(), OutboxAction::Drop).await
+        }
+    }
+}
+
+/// Retries or drops event `id` in the first of the shops that has it
+/// (event ids are unique across shops).
+async fn outbox_act(
+    config: &ConfigArgs,
+    id: u64,
+    shop: Option<&str>,
+    action: OutboxAction,
+) -> anyhow::Result<ExitCode> {
+    use crate::orders::admin;
+    let settings = load(config)?;
+    let access = StateAccess::open(&settings)?;
+    for shop in outbox_shops(&settings, shop)? {
+        let found = match &access {
+            StateAccess::Direct(store) => {
+                let found = match action {
+                    OutboxAction::Retry => admin::retry(store, &shop, id)?,
+                    OutboxAction::Drop => admin::drop_event(store, &shop, id)?,
+                };
+                store.flush()?;
+                found
+            }
+            StateAccess::Daemon { base, http } => {
+                let request = match action {
+                    OutboxAction::Retry => {
+                        http.post(format!("{base}/admin/shops/{shop}/outbox/{id}/retry"))
+                    }
+                    OutboxAction::Drop => {
+                        http.delete(format!("{base}/admin/shops/{shop}/outbox/{id}"))
+                    }
+                };
+                let response = request
+                    .send()
+                    .await
+                    .with_context(|| format!("reaching the daemon at {base}"))?;
+                match response.status() {
+                    s if s.is_success() => true,
+                    reqwest::StatusCode::NOT_FOUND => false,
+                    s => {
+                        let body: serde_json::Value = response.json().await.unwrap_or_default();
+                        bail!("daemon answered {s}: {}", body["message"]);
+                    }
+                }
+            }
+        };
+        if found {
+            match action {
+                OutboxAction::Retry => println!("order event {id} of {shop} is due now"),
+                OutboxAction::Drop => println!("order event {id} of {shop} dropped"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    bail!("no undelivered order event {id}")
 }

@@ -110,6 +110,10 @@ pub struct ShopifySettings {
     pub api_base_url: Option<Url>,
     pub api_version: String,
     pub auth: ShopifyAuthSettings,
+    /// The key Shopify signs webhooks with (the app's client secret, or the
+    /// key shown under Settings → Notifications for webhooks made by hand).
+    /// Without it `/webhooks/shopify/{shop}` refuses every delivery.
+    pub webhook_secret: Option<SecretString>,
     /// The sales channel whose published products make up the feed.
     pub publication: String,
     pub request_timeout: Duration,
@@ -192,6 +196,55 @@ pub struct AgentSettings {
     /// Shared secret for the `Signature` header (HMAC-SHA256 of the raw
     /// body, base64url), when the agent signs requests.
     pub signing_secret: Option<SecretString>,
+    /// Where the agent receives order webhooks, when it does.
+    pub webhook: Option<AgentWebhook>,
+}
+
+/// An agent's order-webhook endpoint.
+#[derive(Clone)]
+pub struct AgentWebhook {
+    /// The receiver (`…/agentic_checkout/webhooks/order_events`).
+    pub url: Url,
+    /// HMAC key of the `Merchant-Signature` header (issued by the agent).
+    pub secret: SecretString,
+    /// The ACP version of the bodies; `None`: the version each session
+    /// was created with.
+    pub api_version: Option<crate::checkout::ApiVersion>,
+}
+
+impl fmt::Debug for AgentWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a token in its query: only its host is shown.
+        f.debug_struct("AgentWebhook")
+            .field("host", &self.url.host_str())
+            .field("secret", &"[redacted]")
+            .field("api_version", &self.api_version)
+            .finish()
+    }
+}
+
+/// Retry policy of a shop's order webhooks.
+#[derive(Debug, Clone)]
+pub struct OrderWebhookSettings {
+    /// Failed attempts after which an event is dead (kept for `outbox retry`).
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubled after each further one.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+    /// Limit of one delivery request (connect and answer).
+    pub timeout: Duration,
+}
+
+impl Default for OrderWebhookSettings {
+    fn default() -> Self {
+        OrderWebhookSettings {
+            max_attempts: 12,
+            initial_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl fmt::Debug for AgentSettings {
@@ -203,6 +256,7 @@ impl fmt::Debug for AgentSettings {
                 "signing_secret",
                 &self.signing_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -251,6 +305,8 @@ pub struct CheckoutSettings {
     /// serves this shop's discovery document.
     pub hostname: Option<String>,
     pub stripe: StripeCheckoutSettings,
+    /// Retry policy of the order webhooks sent to the agents.
+    pub order_webhooks: OrderWebhookSettings,
 }
 
 impl Settings {

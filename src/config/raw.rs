@@ -109,6 +109,18 @@ pub struct RawCheckout {
     pub hostname: Option<String>,
     #[serde(default)]
     pub stripe: RawStripe,
+    #[serde(default)]
+    pub order_webhooks: RawOrderWebhooks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrderWebhooks {
+    pub max_attempts: Option<u32>,
+    /// Seconds; fractions allowed (tests use milliseconds).
+    pub initial_backoff_secs: Option<f64>,
+    pub max_backoff_secs: Option<f64>,
+    pub timeout_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +129,9 @@ pub struct RawAgent {
     pub id: Option<String>,
     pub api_key: Option<RawSecret>,
     pub signing_secret: Option<RawSecret>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<RawSecret>,
+    pub webhook_api_version: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +152,7 @@ pub struct RawShopify {
     pub access_token: Option<RawSecret>,
     pub client_id: Option<String>,
     pub client_secret: Option<RawSecret>,
+    pub webhook_secret: Option<RawSecret>,
     pub publication: Option<String>,
     pub request_timeout_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,

@@ -172,6 +172,7 @@ fn shipped_example_and_demo_configs_are_valid() {
     // The example reads secrets from files/env; supply them.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("acme-shopify-token"), "t").unwrap();
+    std::fs::write(dir.path().join("acme-shopify-webhook-secret"), "whs").unwrap();
     std::fs::write(dir.path().join("globex-shopify-secret"), "s").unwrap();
     std::fs::write(dir.path().join("acme-stripe-secret-key"), "sk_test_x").unwrap();
     let mut table = parse_table(EXAMPLE_CONFIG, "example").unwrap();
@@ -188,6 +189,18 @@ fn shipped_example_and_demo_configs_are_valid() {
     let checkout = s.shop("acme").unwrap().checkout.as_ref().unwrap();
     assert_eq!(checkout.agents[0].id, "openai");
     assert!(s.shop("globex").unwrap().checkout.is_none());
+    // Webhooks: acme's key from its file; globex (client credentials)
+    // verifies with its client secret.
+    let secret = |shop: &str| {
+        s.shop(shop)
+            .unwrap()
+            .shopify
+            .webhook_secret
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned())
+    };
+    assert_eq!(secret("acme").as_deref(), Some("whs"));
+    assert_eq!(secret("globex").as_deref(), Some("s"));
     let demo_checkout = demo.shops[0].checkout.as_ref().unwrap();
     assert_eq!(
         demo_checkout.agents[0].api_key.expose_secret(),
@@ -223,6 +236,109 @@ merchant_id = "not-an-account"
         "shops.acme.checkout.stripe.secret_key: missing",
         "shops.acme.checkout.stripe.merchant_id",
         "shops.acme.checkout: needs shops.feed.checkout_eligible = true",
+    ] {
+        assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+    }
+}
+
+const CHECKOUT_SHOP: &str = r#"
+[[shops]]
+id = "acme"
+[shops.shopify]
+shop_domain = "acme.myshopify.com"
+access_token = "t"
+[shops.feed]
+checkout_eligible = true
+[shops.checkout.stripe]
+secret_key = "sk_test_x"
+merchant_id = "acct_1"
+"#;
+
+#[test]
+fn order_webhooks_take_a_signed_url_per_agent_and_a_retry_policy_per_shop() {
+    use secrecy::ExposeSecret;
+    let text = format!(
+        r#"{CHECKOUT_SHOP}
+[shops.checkout.order_webhooks]
+max_attempts = 5
+initial_backoff_secs = 0.5
+[[shops.checkout.agents]]
+id = "openai"
+api_key = "agent-key-0123456789"
+webhook_url = "https://agent.example/agentic_checkout/webhooks/order_events?token=abc"
+webhook_secret = {{ env = "ACME_WEBHOOK_SECRET" }}
+webhook_api_version = "2025-09-29"
+[[shops.checkout.agents]]
+id = "other"
+api_key = "other-key-0123456789"
+"#
+    );
+    let s = load_str(&text, &[]);
+    let Err(ConfigError::Invalid(problems)) = s else {
+        panic!("the secret's variable is not set: {s:?}");
+    };
+    assert!(
+        problems.iter().any(|p| p.contains("ACME_WEBHOOK_SECRET")),
+        "{problems:?}"
+    );
+
+    // With the variable (looked up through the injected environment).
+    let table = parse_table(&text, "test").unwrap();
+    let raw: RawSettings = toml::Value::Table(table).try_into().unwrap();
+    let lookup = |name: &str| (name == "ACME_WEBHOOK_SECRET").then(|| "whsec_1".to_owned());
+    let s = validate::validate(raw, None, &lookup).unwrap();
+    let checkout = s.shop("acme").unwrap().checkout.as_ref().unwrap();
+    let hook = checkout.agents[0].webhook.as_ref().unwrap();
+    assert_eq!(hook.secret.expose_secret(), "whsec_1");
+    assert_eq!(
+        hook.api_version,
+        Some(crate::checkout::ApiVersion::V2025_09_29)
+    );
+    assert!(checkout.agents[1].webhook.is_none());
+    let debug = format!("{:?}", checkout.agents[0]);
+    assert!(
+        !debug.contains("whsec_1") && !debug.contains("token=abc"),
+        "{debug}"
+    );
+    let policy = &checkout.order_webhooks;
+    assert_eq!(policy.max_attempts, 5);
+    assert_eq!(policy.initial_backoff, Duration::from_millis(500));
+    assert_eq!(policy.max_backoff, Duration::from_secs(3600), "default");
+    assert_eq!(policy.timeout, Duration::from_secs(10), "default");
+}
+
+#[test]
+fn order_webhook_problems_are_listed_with_the_others() {
+    let text = format!(
+        r#"{CHECKOUT_SHOP}
+[shops.checkout.order_webhooks]
+max_attempts = 0
+initial_backoff_secs = 120
+max_backoff_secs = 60
+timeout_secs = -1
+[[shops.checkout.agents]]
+id = "a"
+api_key = "agent-key-0123456789"
+webhook_url = "ftp://agent.example/hook"
+webhook_api_version = "2026-01-30"
+[[shops.checkout.agents]]
+id = "b"
+api_key = "agent-key-9876543210"
+webhook_secret = "whsec_b"
+"#
+    );
+    let Err(ConfigError::Invalid(problems)) = load_str(&text, &[]) else {
+        panic!("expected validation problems");
+    };
+    let all = problems.join("\n");
+    for expected in [
+        "shops.acme.checkout.order_webhooks.max_attempts: must be at least 1",
+        "shops.acme.checkout.order_webhooks.initial_backoff_secs: must not exceed max_backoff_secs",
+        "shops.acme.checkout.order_webhooks.timeout_secs",
+        "shops.acme.checkout.agents[0].webhook_url: `ftp://agent.example/hook` must be an http(s) URL",
+        "shops.acme.checkout.agents[0].webhook_secret: missing",
+        "shops.acme.checkout.agents[0].webhook_api_version: `2026-01-30`",
+        "shops.acme.checkout.agents[1].webhook_url: missing",
     ] {
         assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
     }

@@ -8,11 +8,14 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::raw::{RawCheckout, RawFeed, RawPolicies, RawSchedule, RawSecret, RawShop, RawShopify};
+use super::raw::{
+    RawCheckout, RawFeed, RawOrderWebhooks, RawPolicies, RawSchedule, RawSecret, RawShop,
+    RawShopify,
+};
 use super::{
-    AdminSettings, AgentSettings, CheckoutSettings, CronSchedule, FeedSettings, LogFormat,
-    RawSettings, ScheduleSettings, ServerSettings, Settings, ShopSettings, ShopifyAuthSettings,
-    ShopifySettings, SignaturePolicy, StripeCheckoutSettings,
+    AdminSettings, AgentSettings, AgentWebhook, CheckoutSettings, CronSchedule, FeedSettings,
+    LogFormat, OrderWebhookSettings, RawSettings, ScheduleSettings, ServerSettings, Settings,
+    ShopSettings, ShopifyAuthSettings, ShopifySettings, SignaturePolicy, StripeCheckoutSettings,
 };
 use crate::domain::{ShopId, ShopPolicies};
 
@@ -309,11 +312,23 @@ fn validate_checkout(
             .signing_secret
             .as_ref()
             .and_then(|s| secret(p, &format!("{akey}.signing_secret"), s, base_dir, env));
+        let webhook = validate_webhook(
+            p,
+            &akey,
+            RawWebhook {
+                url: agent.webhook_url.as_deref(),
+                secret: agent.webhook_secret.as_ref(),
+                api_version: agent.webhook_api_version.as_deref(),
+            },
+            base_dir,
+            env,
+        );
         if let Some(api_key) = api_key {
             agents.push(AgentSettings {
                 id,
                 api_key,
                 signing_secret,
+                webhook,
             });
         }
     }
@@ -371,6 +386,8 @@ fn validate_checkout(
     if rpm == 0 {
         p.add(&format!("{key}.requests_per_minute"), "must be positive");
     }
+    let order_webhooks =
+        validate_order_webhooks(p, &format!("{key}.order_webhooks"), &raw.order_webhooks);
     if p.0.len() != before {
         return None;
     }
@@ -392,7 +409,106 @@ fn validate_checkout(
             api_base_url,
             api_version: raw.stripe.api_version,
         },
+        order_webhooks,
     })
+}
+
+/// The webhook keys of one agent entry.
+struct RawWebhook<'a> {
+    url: Option<&'a str>,
+    secret: Option<&'a RawSecret>,
+    api_version: Option<&'a str>,
+}
+
+/// An agent's order webhook: a URL and the secret that signs its events,
+/// both or neither.
+fn validate_webhook(
+    p: &mut Problems,
+    akey: &str,
+    agent: RawWebhook<'_>,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<AgentWebhook> {
+    let url_key = format!("{akey}.webhook_url");
+    let secret_key = format!("{akey}.webhook_secret");
+    let version_key = format!("{akey}.webhook_api_version");
+    let target = agent.url.and_then(|u| url(p, &url_key, u));
+    let signing = agent
+        .secret
+        .and_then(|s| secret(p, &secret_key, s, base_dir, env));
+    let api_version = agent.api_version.and_then(|v| {
+        crate::checkout::ApiVersion::parse(v)
+            .map_err(|_| {
+                p.add(
+                    &version_key,
+                    format!("`{v}` is not a served ACP version (2025-09-29 or 2026-04-17)"),
+                );
+            })
+            .ok()
+    });
+    match (agent.url.is_some(), agent.secret.is_some()) {
+        (true, false) => p.add(
+            &secret_key,
+            "missing: order webhooks are signed with the secret the agent issued",
+        ),
+        (false, true) => p.add(&url_key, "missing: webhook_secret is set without a URL"),
+        (false, false) if agent.api_version.is_some() => {
+            p.add(&version_key, "needs a webhook_url");
+        }
+        _ => {}
+    }
+    Some(AgentWebhook {
+        url: target?,
+        secret: signing?,
+        api_version,
+    })
+}
+
+fn validate_order_webhooks(
+    p: &mut Problems,
+    key: &str,
+    raw: &RawOrderWebhooks,
+) -> OrderWebhookSettings {
+    let defaults = OrderWebhookSettings::default();
+    let mut seconds = |name: &str, value: Option<f64>, default: Duration| match value {
+        None => default,
+        // At most a week: longer waits are a typo, not a policy.
+        Some(v) if v.is_finite() && v > 0.0 && v <= 604_800.0 => Duration::from_secs_f64(v),
+        Some(v) => {
+            p.add(
+                &format!("{key}.{name}"),
+                format!("{v} is not a positive number of seconds (at most a week)"),
+            );
+            default
+        }
+    };
+    let initial_backoff = seconds(
+        "initial_backoff_secs",
+        raw.initial_backoff_secs,
+        defaults.initial_backoff,
+    );
+    let max_backoff = seconds(
+        "max_backoff_secs",
+        raw.max_backoff_secs,
+        defaults.max_backoff,
+    );
+    let timeout = seconds("timeout_secs", raw.timeout_secs, defaults.timeout);
+    if initial_backoff > max_backoff {
+        p.add(
+            &format!("{key}.initial_backoff_secs"),
+            "must not exceed max_backoff_secs",
+        );
+    }
+    let max_attempts = raw.max_attempts.unwrap_or(defaults.max_attempts);
+    if max_attempts == 0 {
+        p.add(&format!("{key}.max_attempts"), "must be at least 1");
+    }
+    OrderWebhookSettings {
+        max_attempts: max_attempts.max(1),
+        initial_backoff,
+        max_backoff,
+        timeout,
+    }
 }
 
 fn validate_shopify(
@@ -456,6 +572,14 @@ fn validate_shopify(
             None
         }
     };
+    let webhook_secret = match (&raw.webhook_secret, &auth) {
+        (Some(given), _) => secret(p, &format!("{key}.webhook_secret"), given, base_dir, env),
+        // An app using the client-credentials grant signs with its secret.
+        (None, Some(ShopifyAuthSettings::ClientCredentials { client_secret, .. })) => {
+            Some(client_secret.clone())
+        }
+        (None, _) => None,
+    };
     let max_retries = raw.max_retries.unwrap_or(6);
     let query_cost_target = raw.query_cost_target.unwrap_or(400);
     if !(50..=1000).contains(&query_cost_target) {
@@ -469,6 +593,7 @@ fn validate_shopify(
         api_base_url,
         api_version,
         auth: auth?,
+        webhook_secret,
         publication: raw.publication.unwrap_or_else(|| "Online Store".to_owned()),
         request_timeout: Duration::from_millis(raw.request_timeout_ms.unwrap_or(30_000)),
         connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(5_000)),

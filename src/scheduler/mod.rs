@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
@@ -27,7 +27,8 @@ pub struct RunSummary {
     pub kind: SyncKind,
     pub products_written: u64,
     pub products_removed: u64,
-    /// `published`, `held`, `unchanged` or `skipped`.
+    /// `published`, `held`, `unchanged`, `skipped` (nothing changed) or
+    /// `uninstalled` (the app was removed from the shop; nothing ran).
     pub feed: String,
     pub rows_valid: u64,
     pub rows_invalid: u64,
@@ -56,9 +57,17 @@ pub enum Command {
 pub struct SchedulerHandle {
     pub shop: ShopId,
     tx: mpsc::Sender<Command>,
+    webhooks: Arc<Notify>,
 }
 
 impl SchedulerHandle {
+    /// Says that Shopify webhooks were queued for the shop: a
+    /// [`SyncKind::Webhooks`] run follows (one run for any number of calls
+    /// made before it starts).
+    pub fn webhooks_queued(&self) {
+        self.webhooks.notify_one();
+    }
+
     /// Asks for a run now and waits for its outcome.
     ///
     /// # Errors
@@ -102,12 +111,14 @@ pub fn spawn_shop_scheduler(
     cancel: CancellationToken,
 ) -> (SchedulerHandle, impl Future<Output = ()> + Send + 'static) {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let webhooks = Arc::new(Notify::new());
     let handle = SchedulerHandle {
         shop: shop.clone(),
         tx,
+        webhooks: webhooks.clone(),
     };
     let span = info_span!("scheduler", shop.id = %shop);
-    let fut = run_loop(shop, schedule, job, run_at_start, rx, cancel).instrument(span);
+    let fut = run_loop(shop, schedule, job, run_at_start, rx, webhooks, cancel).instrument(span);
     (handle, fut)
 }
 
@@ -126,6 +137,7 @@ async fn run_loop(
     job: Arc<dyn ShopJob>,
     run_at_start: bool,
     mut commands: mpsc::Receiver<Command>,
+    webhooks: Arc<Notify>,
     cancel: CancellationToken,
 ) {
     let mut next_full = next_cron_instant(&schedule);
@@ -157,6 +169,7 @@ async fn run_loop(
                     Some(Command::RunNow { kind, reply }) => (kind, reply),
                     None => break,
                 },
+                () = webhooks.notified() => (SyncKind::Webhooks, None),
                 () = tokio::time::sleep_until(wake) => {
                     if wake == due_full {
                         (SyncKind::Full, None)
@@ -215,6 +228,8 @@ async fn run_loop(
             SyncKind::Incremental => {
                 next_incremental = schedule.incremental_every.map(|e| Instant::now() + e);
             }
+            // Webhook runs come between the regular ones.
+            SyncKind::Webhooks => {}
         }
         if let Some(reply) = reply {
             let _ = reply.send(result);

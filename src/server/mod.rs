@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 use tower_http::timeout::TimeoutLayer;
@@ -34,6 +34,10 @@ pub struct ShopEntry {
     pub enabled: bool,
     pub feed_token: Option<SecretString>,
     pub scheduler: Option<SchedulerHandle>,
+    /// `{shop}.myshopify.com`: webhooks must name it.
+    pub shop_domain: String,
+    /// Verifies Shopify webhooks; none means they are refused.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Shared state of both routers.
@@ -62,6 +66,10 @@ pub fn public_router(state: ServerState, request_timeout: Duration) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/feeds/{shop}/{file}", get(routes::feed::download))
+        .route(
+            "/webhooks/shopify/{shop}",
+            post(routes::shopify_webhooks::receive),
+        )
         .route(
             "/acp/{shop}/checkout_sessions",
             post(routes::checkout::create),
@@ -107,6 +115,15 @@ pub fn admin_router(state: ServerState) -> Router {
         .route(
             "/admin/shops/{shop}/feed/files/{file}",
             get(routes::admin::download),
+        )
+        .route("/admin/shops/{shop}/outbox", get(routes::outbox::list))
+        .route(
+            "/admin/shops/{shop}/outbox/{id}/retry",
+            post(routes::outbox::retry),
+        )
+        .route(
+            "/admin/shops/{shop}/outbox/{id}",
+            delete(routes::outbox::drop_event),
         )
         .layer(trace::layer())
         .with_state(state)

@@ -13,6 +13,9 @@ use crate::domain::{Product, ShopFacts, ShopId};
 pub enum SyncKind {
     Full,
     Incremental,
+    /// Processing the Shopify webhooks queued for the shop: refetching the
+    /// products they name and updating the feed.
+    Webhooks,
 }
 
 impl SyncKind {
@@ -20,6 +23,7 @@ impl SyncKind {
         match self {
             SyncKind::Full => "full",
             SyncKind::Incremental => "incremental",
+            SyncKind::Webhooks => "webhooks",
         }
     }
 }
@@ -50,6 +54,14 @@ pub struct SyncFailure {
 pub struct SyncState {
     pub last_full: Option<SyncRecord>,
     pub last_incremental: Option<SyncRecord>,
+    /// The last run that processed queued Shopify webhooks.
+    #[serde(default)]
+    pub last_webhooks: Option<SyncRecord>,
+    /// Set when Shopify reported the app uninstalled (`app/uninstalled`):
+    /// scheduled syncs stop, data is kept; a sync asked for by hand clears
+    /// it once it succeeds.
+    #[serde(default)]
+    pub uninstalled_at: Option<DateTime<Utc>>,
     /// Incremental sync resumes from products updated after this instant.
     pub cursor: Option<DateTime<Utc>>,
     pub last_error: Option<SyncFailure>,

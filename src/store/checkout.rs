@@ -6,7 +6,10 @@
 //! - `s\0{shop}\0{session_id}` → the session record (opaque to the store:
 //!   the checkout module's type, JSON with the version byte);
 //! - `i\0{shop}\0{scope}\0{key}` → [`IdempotencyRecord`], where `scope` is
-//!   the caller and the request path.
+//!   the caller and the request path;
+//! - `o\0…` and `e\0…`: order states and the order-event outbox (see
+//!   `outbox.rs`), here so that a completed session, its order and the
+//!   event announcing it commit together.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
@@ -140,8 +143,29 @@ pub struct IdempotencyPolicy {
     pub lease: Duration,
 }
 
+/// The writes of [`Store::commit_checkout`]: the record and the response
+/// stored against its idempotency key.
+pub(super) fn checkout_batch<T: Serialize>(
+    shop: &ShopId,
+    id: &str,
+    record: &T,
+    idempotency: Option<(&IdempotencyScope, &str, StoredResponse)>,
+) -> Batch {
+    let mut batch = Batch::default();
+    batch.insert(Store::session_key(shop, id), keys::encode(record));
+    if let Some((scope, fingerprint, response)) = idempotency {
+        let done = IdempotencyRecord {
+            fingerprint: fingerprint.to_owned(),
+            created_at: Utc::now(),
+            state: KeyState::Done { response },
+        };
+        batch.insert(scope.store_key(), keys::encode(&done));
+    }
+    batch
+}
+
 impl Store {
-    fn checkout_tree(&self) -> Result<sled::Tree, StoreError> {
+    pub(super) fn checkout_tree(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(CHECKOUT_TREE)?)
     }
 
@@ -255,16 +279,7 @@ impl Store {
         record: &T,
         idempotency: Option<(&IdempotencyScope, &str, StoredResponse)>,
     ) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
-        batch.insert(Self::session_key(shop, id), keys::encode(record));
-        if let Some((scope, fingerprint, response)) = idempotency {
-            let done = IdempotencyRecord {
-                fingerprint: fingerprint.to_owned(),
-                created_at: Utc::now(),
-                state: KeyState::Done { response },
-            };
-            batch.insert(scope.store_key(), keys::encode(&done));
-        }
+        let batch = checkout_batch(shop, id, record, idempotency);
         self.checkout_tree()?.apply_batch(batch)?;
         Ok(())
     }

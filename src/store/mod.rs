@@ -6,7 +6,9 @@
 mod catalog;
 mod checkout;
 mod feed;
+mod inbox;
 mod keys;
+mod outbox;
 mod scratch;
 
 pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
@@ -14,6 +16,11 @@ pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, Stored
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
     InvalidRow, JsonList, ReportJson, RowHash, RowHashes, RowReader, RowRun, hex,
+};
+pub use inbox::{Accepted, DEDUPE_RETENTION, InboxEntry};
+pub use outbox::{
+    DueEvents, FailureNext, OrderChangeOutcome, OrderCommit, OutboxEntry, OutboxState, OutboxStats,
+    Revisioned,
 };
 pub use scratch::Scratch;
 

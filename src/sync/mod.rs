@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -27,10 +27,14 @@ use crate::feed::generation::{
 };
 use crate::feed::{FeedError, FeedFilter, FeedOptions};
 use crate::metrics as m;
-use crate::scheduler::{RunSummary, ShopJob};
+use crate::scheduler::{RunSummary, SchedulerHandle, ShopJob};
 use crate::source::shopify::{ShopifyAuth, ShopifyClient, ShopifyClientSettings, ShopifyError};
 use crate::store::{Store, StoreError, SyncFailure, SyncKind, SyncRecord};
 use crate::telemetry::{ErrorChain, spawn_blocking_in_span};
+
+mod webhooks;
+
+pub use webhooks::OrderWebhookSink;
 
 /// Products of an incremental page may be re-read this far back, because
 /// Shopify's search index lags writes slightly.
@@ -50,6 +54,8 @@ pub enum SyncError {
     FeedSetup(#[from] FeedError),
     #[error("a blocking task failed: {0}")]
     Join(String),
+    #[error("processing an order webhook failed: {0}")]
+    Webhook(String),
 }
 
 /// Progress of a run, for the CLI's progress bar.
@@ -65,6 +71,10 @@ pub struct ShopSync {
     store: Store,
     client: ShopifyClient,
     publication: Mutex<Option<String>>,
+    /// Where order-related webhooks go (set when checkout is enabled).
+    order_sink: Mutex<Option<Arc<dyn OrderWebhookSink>>>,
+    /// The shop's scheduler, to ask for another webhook run.
+    scheduler: Mutex<Option<SchedulerHandle>>,
 }
 
 fn client_settings(shop: &ShopSettings) -> ShopifyClientSettings {
@@ -99,7 +109,30 @@ impl ShopSync {
             store,
             client,
             publication: Mutex::new(None),
+            order_sink: Mutex::new(None),
+            scheduler: Mutex::new(None),
         })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Tells the job its scheduler, so a webhook run can ask for another.
+    pub fn set_scheduler(&self, handle: SchedulerHandle) {
+        *self.scheduler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// Lets scheduled syncs run again after the app was reinstalled (a sync
+    /// run by hand calls it).
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn clear_uninstalled(&self) -> Result<(), StoreError> {
+        self.store.update_sync_state(&self.settings.id, |s| {
+            s.uninstalled_at = None;
+        })?;
+        Ok(())
     }
 
     pub fn shop_id(&self) -> &ShopId {
@@ -127,9 +160,25 @@ impl ShopSync {
         let span = info_span!("sync", shop.id = %shop, platform = "shopify", job = kind.as_str());
         async move {
             let started = Instant::now();
+            let uninstalled = self
+                .store
+                .sync_state(&shop)
+                .is_ok_and(|s| s.uninstalled_at.is_some());
             let result = match kind {
+                SyncKind::Full | SyncKind::Incremental if uninstalled => {
+                    warn!("the app is uninstalled from this shop; run a sync by hand after reinstalling it");
+                    Ok(RunSummary {
+                        kind,
+                        products_written: 0,
+                        products_removed: 0,
+                        feed: "uninstalled".into(),
+                        rows_valid: 0,
+                        rows_invalid: 0,
+                    })
+                }
                 SyncKind::Full => self.full(progress).await,
                 SyncKind::Incremental => self.incremental(progress).await,
+                SyncKind::Webhooks => self.webhooks().await,
             };
             let elapsed = started.elapsed();
             // An incremental run on a never-synced shop runs as a full one.
@@ -153,6 +202,7 @@ impl ShopSync {
                         match effective {
                             SyncKind::Full => s.last_full = Some(record.clone()),
                             SyncKind::Incremental => s.last_incremental = Some(record.clone()),
+                            SyncKind::Webhooks => s.last_webhooks = Some(record.clone()),
                         }
                         s.last_error = None;
                     });

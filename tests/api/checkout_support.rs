@@ -61,7 +61,18 @@ pub async fn world() -> World {
 /// A world whose `[shops.checkout]` table gets `checkout_extra` and whose
 /// agent entry gets `agent_extra` (TOML key lines).
 pub async fn world_with(checkout_extra: &str, agent_extra: &str) -> World {
-    let shopify = spawn_emulator(EmulatorConfig::default()).await;
+    world_on(EmulatorConfig::default(), "", checkout_extra, agent_extra).await
+}
+
+/// [`world_with`] on an emulator built from `emulator`, with
+/// `shopify_extra` key lines in the shop's `[shops.shopify]` table.
+pub async fn world_on(
+    emulator: EmulatorConfig,
+    shopify_extra: &str,
+    checkout_extra: &str,
+    agent_extra: &str,
+) -> World {
+    let shopify = spawn_emulator(emulator).await;
     let (stripe, stripe_url) = spawn_stripe().await;
     let extra = format!(
         r#"
@@ -89,7 +100,11 @@ api_base_url = "{stripe_url}"
         &shopify.url,
         EmulatorConfig::DEFAULT_TOKEN,
         &extra,
-    ));
+    ))
+    .replace(
+        "access_token = ",
+        &format!("{shopify_extra}\naccess_token = "),
+    );
     let app = spawn_app(&config).await;
     app.sync("acme", true).await.unwrap();
     World {
@@ -141,6 +156,11 @@ impl World {
             stripe,
             config,
         }
+    }
+
+    /// The daemon's config (TOML), e.g. to run the CLI against it.
+    pub fn config(&self) -> &str {
+        &self.config
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -11,6 +11,8 @@ mod feed_reuse;
 mod helpers;
 mod http;
 mod lifecycle;
+mod order_webhooks;
 mod resilience;
 mod schema;
+mod shopify_webhooks;
 mod sync;

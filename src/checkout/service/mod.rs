@@ -36,9 +36,10 @@ use super::version::ApiVersion;
 use super::wire::{self, SellerContext};
 use crate::config::CheckoutSettings;
 use crate::domain::{Currency, Quote, ShopFacts, ShopId};
+use crate::orders::{OrderEvent, OrderState, OutboxWaker};
 use crate::payment::stripe::StripeClient;
 use crate::source::shopify::ShopifyClient;
-use crate::store::{IdempotencyScope, Store, StoreError, StoredResponse};
+use crate::store::{IdempotencyScope, OrderCommit, Store, StoreError, StoredResponse};
 
 /// What is stored per session: the ACP view plus what only we need.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +50,10 @@ pub struct CheckoutRecord {
     /// Progress of complete; `None` until it first runs.
     #[serde(default)]
     pub completion: Option<Completion>,
+    /// The authenticated agent that created the session (its orders'
+    /// webhooks go to that agent).
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// Recovery points of the complete saga (see `complete.rs`).
@@ -119,6 +124,9 @@ pub struct CheckoutDeps {
     pub feed_checkout_eligible: bool,
     /// Policy links configured for the shop (override Shopify's).
     pub policy_overrides: crate::domain::ShopPolicies,
+    /// Wakes the shop's order-webhook worker after an order event was
+    /// enqueued.
+    pub order_events: OutboxWaker,
 }
 
 /// The checkout of one shop. Cheap to share behind an `Arc`.
@@ -207,6 +215,11 @@ impl CheckoutService {
 
     pub fn store(&self) -> &Store {
         &self.deps.store
+    }
+
+    /// Wakes this shop's order-webhook worker.
+    pub fn order_events(&self) -> &OutboxWaker {
+        &self.deps.order_events
     }
 
     /// The shop's facts as last synced (currency, name, policies).
@@ -306,6 +319,52 @@ impl CheckoutService {
         record: &CheckoutRecord,
         idempotency: Option<IdempotencyCommit<'_>>,
     ) -> Result<Answer, ServiceError> {
+        self.answer_with_order(version, status, record, idempotency, None)
+    }
+
+    /// [`Self::answer`] for the request that completed the session: the
+    /// order's state and its `order_create` event (when the creating agent
+    /// receives order webhooks) commit in the same store transaction as
+    /// the session. The store writes them only if the order is not stored
+    /// yet, so no replay announces an order twice.
+    fn answer_completed(
+        &self,
+        version: ApiVersion,
+        record: &CheckoutRecord,
+        idempotency: Option<IdempotencyCommit<'_>>,
+    ) -> Result<Answer, ServiceError> {
+        let order = match OrderState::from_completed(record) {
+            Ok(order) => order,
+            Err(e) => {
+                // Cannot happen for a completed session; answer it anyway
+                // (the order exists in the shop).
+                tracing::error!(
+                    checkout.session = %record.session.id,
+                    error = %e,
+                    "a completed session has no order to record"
+                );
+                return self.answer(version, 200, record, idempotency);
+            }
+        };
+        let event = crate::orders::wants_events(self.settings(), record.agent.as_deref())
+            .then(|| OrderEvent::create(&order));
+        self.answer_with_order(
+            version,
+            200,
+            record,
+            idempotency,
+            Some((&order, event.as_ref())),
+        )
+    }
+
+    fn answer_with_order(
+        &self,
+        version: ApiVersion,
+        status: u16,
+        record: &CheckoutRecord,
+        idempotency: Option<IdempotencyCommit<'_>>,
+        order: Option<(&OrderState, Option<&OrderEvent>)>,
+    ) -> Result<Answer, ServiceError> {
         let seller = self.seller()?;
         let body = render(version, &record.session, &seller);
         let stored = idempotency.map(|c| {
@@ -318,9 +377,33 @@ impl CheckoutService {
                 },
             )
         });
-        self.deps
-            .store
-            .commit_checkout(&self.deps.shop, &record.session.id, record, stored)?;
+        let store = &self.deps.store;
+        match order {
+            None => store.commit_checkout(&self.deps.shop, &record.session.id, record, stored)?,
+            Some((order, event)) => {
+                let enqueued = store.commit_checkout_with_order(
+                    &self.deps.shop,
+                    &record.session.id,
+                    record,
+                    stored,
+                    OrderCommit {
+                        order_id: &order.id,
+                        order,
+                        event,
+                    },
+                    Utc::now(),
+                )?;
+                if let Some(event_id) = enqueued {
+                    tracing::info!(
+                        checkout.session = %record.session.id,
+                        order.id = %order.id,
+                        event.id = event_id,
+                        "order_create enqueued"
+                    );
+                    self.deps.order_events.wake();
+                }
+            }
+        }
         self.saved(record, Some((version, seller, body.clone())));
         Ok(Answer { status, body })
     }
@@ -390,7 +473,8 @@ impl CheckoutService {
         false
     }
 
-    /// `POST /checkout_sessions`.
+    /// `POST /checkout_sessions` by `agent` (the authenticated caller; its
+    /// orders' webhooks go to it).
     ///
     /// # Errors
     /// Protocol errors (bad currency, upstream down) and store failures.
@@ -398,6 +482,7 @@ impl CheckoutService {
         &self,
         version: ApiVersion,
         request: CreateSession,
+        agent: Option<&str>,
         idempotency: Option<IdempotencyCommit<'_>>,
     ) -> Result<Answer, ServiceError> {
         let facts = self.facts()?;
@@ -446,6 +531,7 @@ impl CheckoutService {
             },
             quote: None,
             completion: None,
+            agent: agent.map(str::to_owned),
         };
         if !request.discount_codes.is_empty() {
             record.session.discounts.codes = request.discount_codes;
@@ -612,7 +698,11 @@ impl CheckoutService {
         let guard = self.session_lock(id);
         let _held = guard.lock().await;
         let mut record = self.load(id)?;
+        let before = record.session.status;
         complete::run(self, &mut record, request).await?;
+        if before != SessionStatus::Completed && record.session.status == SessionStatus::Completed {
+            return self.answer_completed(version, &record, idempotency);
+        }
         self.answer(version, 200, &record, idempotency)
     }
 }

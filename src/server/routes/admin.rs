@@ -56,6 +56,11 @@ pub async fn sync(
     } else {
         SyncKind::Incremental
     };
+    // A sync asked for by hand resumes a shop whose app was uninstalled
+    // (it fails again if the app is still gone).
+    state
+        .store
+        .update_sync_state(&entry.id, |s| s.uninstalled_at = None)?;
     scheduler
         .run_now(kind)
         .await

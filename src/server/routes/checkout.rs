@@ -354,7 +354,11 @@ async fn handle_inner(
     });
     let result = match (op, id) {
         (Op::Create, _) => match wire::parse_create(version, &body) {
-            Ok(request) => service.create(version, request, commit).await,
+            Ok(request) => {
+                service
+                    .create(version, request, Some(&agent.id), commit)
+                    .await
+            }
             Err(e) => Err(ServiceError::Acp(e)),
         },
         (Op::Update, Some(id)) => match wire::parse_update(version, &body) {

@@ -11,10 +11,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::client::ShopifyClient;
 use super::error::ShopifyError;
 use super::gql::{
-    ProductVariantsPage, ProductsPage, Publications, ShopInfo, product_variants_page,
-    products_page, publications, shop_info,
+    InventoryItemProduct, ProductVariantsPage, ProductsPage, Publications, ShopInfo,
+    inventory_item_product, product_variants_page, products_page, publications, shop_info,
 };
-use super::map::{map_product, map_shop};
+use super::map::{map_product, map_shop, numeric_id};
 use super::wire::{WireProduct, WireVariant};
 use crate::domain::{Currency, Product, ShopFacts};
 
@@ -36,6 +36,19 @@ pub struct ProductsPageResult {
     pub has_next_page: bool,
     /// `requestedQueryCost` of the page query.
     pub requested_cost: Option<u32>,
+}
+
+/// Most product ids one search query names (Shopify caps search query
+/// length; 50 short terms stay far below it).
+pub const MAX_IDS_PER_QUERY: usize = 50;
+
+/// The products search matching any of `ids` (numeric product ids):
+/// `id:1 OR id:2`.
+pub fn ids_query(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("id:{id}"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// The search query for products updated after `since`. Seconds precision,
@@ -112,6 +125,53 @@ impl ShopifyClient {
             after: None,
             done: false,
         }
+    }
+
+    /// A pager over the products with these numeric ids (a targeted
+    /// refetch after webhooks), with `published` computed for
+    /// `publication_gid`. Products that no longer exist are simply absent.
+    /// Callers keep `ids` short (see [`MAX_IDS_PER_QUERY`]).
+    pub fn products_with_ids(
+        &self,
+        ids: &[String],
+        publication_gid: &str,
+        currency: Currency,
+    ) -> ProductsPager {
+        ProductsPager {
+            client: self.clone(),
+            query: Some(ids_query(ids)),
+            publication_gid: publication_gid.to_owned(),
+            currency,
+            after: None,
+            done: ids.is_empty(),
+        }
+    }
+
+    /// The numeric id of the product whose variant holds inventory item
+    /// `item` (numeric id), `None` when the item is gone.
+    ///
+    /// # Errors
+    /// Request failures.
+    pub async fn product_of_inventory_item(
+        &self,
+        item: &str,
+    ) -> Result<Option<String>, ShopifyError> {
+        let executed = self
+            .execute::<InventoryItemProduct>(inventory_item_product::Variables {
+                id: format!("gid://shopify/InventoryItem/{item}"),
+            })
+            .await?;
+        executed
+            .data
+            .inventory_item
+            .and_then(|i| i.variants)
+            .and_then(|v| v.nodes.into_iter().next())
+            .map(|v| numeric_id(&v.product.id).map(str::to_owned))
+            .transpose()
+            .map_err(|source| ShopifyError::Map {
+                what: "inventory item product id".into(),
+                source,
+            })
     }
 
     /// Every variant of product `product_gid` after cursor `after`.

@@ -168,3 +168,43 @@ mod tests {
         assert!(!q.contains("__PUBLICATION_ID__"));
     }
 }
+
+/// The product of an inventory item (`inventory_item_product.graphql`).
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/inventory_item_product.graphql",
+    response_derives = "Debug, Clone",
+    variables_derives = "Debug, Clone"
+)]
+pub struct InventoryItemProduct;
+
+/// `webhook_subscriptions.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/webhook_subscriptions.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct WebhookSubscriptions;
+
+/// `webhook_subscription_create.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/webhook_subscription_create.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct WebhookSubscriptionCreate;
+
+/// `webhook_subscription_update.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/webhook_subscription_update.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct WebhookSubscriptionUpdate;

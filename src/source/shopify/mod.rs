@@ -29,6 +29,7 @@ mod orders;
 mod orders_map;
 mod paging;
 mod throttle;
+mod webhooks;
 mod wire;
 
 #[cfg(test)]
@@ -36,7 +37,9 @@ mod tests;
 
 pub use auth::ShopifyAuth;
 pub use bulk::{AssembleReport, BulkOutcome, BulkPhase, BulkProgress, assemble_bulk_products};
-pub use catalog::{ProductsPageResult, ProductsPager, updated_since_query};
+pub use catalog::{
+    MAX_IDS_PER_QUERY, ProductsPageResult, ProductsPager, ids_query, updated_since_query,
+};
 pub use client::{
     ClientTimings, DEFAULT_API_VERSION, DEFAULT_QUERY_COST_TARGET, ShopifyClient,
     ShopifyClientSettings,
@@ -50,3 +53,4 @@ pub use orders::{
 };
 pub use orders_map::{AUTOMATIC_DISCOUNT_CODE, CHECKOUT_ATTRIBUTE, checkout_tag};
 pub use throttle::{QueryCost, ThrottleStats, ThrottleStatus};
+pub use webhooks::{CATALOG_TOPICS, ORDER_TOPICS, Registration, WebhookSubscriptionTopic};

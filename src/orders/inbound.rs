@@ -1,0 +1,259 @@
+//! Shopify's order webhooks applied to the ACP orders they concern.
+//!
+//! The shop's webhook run (`sync::webhooks`) hands over every verified,
+//! deduplicated delivery of an order topic. Orders that did not come from
+//! ACP checkout are not stored here and are ignored. For ours, the REST
+//! payload's fulfillments, refunds and cancellation are applied to the
+//! stored [`OrderState`] (by upstream id, so a repeat changes nothing), and
+//! a change commits together with an `order_update` event for the agent.
+//!
+//! Payload shapes: `orders/*` carry the whole order with `fulfillments[]`
+//! and `refunds[]`; `fulfillments/*` one fulfillment and `refunds/create`
+//! one refund, each with `order_id`. Money is read from the `*_set` /
+//! transaction `amount` strings, never from the float fields.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use url::Url;
+
+use super::model::{
+    AdjustmentStatus, Cancellation, Fulfillment, FulfillmentKind, FulfillmentStatus, LineUnits,
+    OrderState, Refund, RefundDestination,
+};
+use super::{OutboxWaker, commit_update, load};
+use crate::config::CheckoutSettings;
+use crate::domain::{Money, ShopId};
+use crate::store::{InboxEntry, OrderChangeOutcome, Store};
+use crate::sync::OrderWebhookSink;
+
+/// Applies a shop's order webhooks to its ACP orders.
+pub struct ShopifyOrderWebhooks {
+    pub shop: ShopId,
+    pub store: Store,
+    pub settings: CheckoutSettings,
+    pub waker: OutboxWaker,
+}
+
+/// Commit attempts when another writer changed the order meanwhile.
+const CONFLICT_RETRIES: usize = 3;
+
+fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The order id a payload of `topic` concerns.
+fn order_id(topic: &str, payload: &Value) -> Option<String> {
+    if topic.starts_with("orders/") {
+        id_of(&payload["id"])
+    } else {
+        id_of(&payload["order_id"])
+    }
+}
+
+/// Units of our lines named by REST line items (`variant_id`, `quantity`).
+fn units(
+    order: &OrderState,
+    items: &Value,
+    line_item: impl Fn(&Value) -> &Value,
+) -> Vec<LineUnits> {
+    let mut out = Vec::new();
+    for entry in items.as_array().into_iter().flatten() {
+        let item = line_item(entry);
+        let quantity = entry["quantity"].as_u64().unwrap_or(0);
+        let line = id_of(&item["variant_id"]).and_then(|v| order.line_for_item(&v));
+        if let (Some(line), Ok(quantity)) = (line, u32::try_from(quantity))
+            && quantity > 0
+        {
+            out.push(LineUnits {
+                line_id: line.id.clone(),
+                quantity,
+            });
+        }
+    }
+    out
+}
+
+/// A REST fulfillment as the order model sees it.
+pub fn fulfillment(order: &OrderState, f: &Value) -> Option<Fulfillment> {
+    let id = id_of(&f["id"])?;
+    let status = match (f["status"].as_str(), f["shipment_status"].as_str()) {
+        (Some("cancelled"), _) => FulfillmentStatus::Canceled,
+        (Some("error" | "failure"), _) | (_, Some("failure")) => FulfillmentStatus::Failed,
+        (_, Some("delivered")) => FulfillmentStatus::Delivered,
+        (_, Some("out_for_delivery")) => FulfillmentStatus::OutForDelivery,
+        (_, Some("ready_for_pickup")) => FulfillmentStatus::ReadyForPickup,
+        (_, Some("in_transit" | "confirmed" | "attempted_delivery")) => {
+            FulfillmentStatus::InTransit
+        }
+        (Some("success"), _) => FulfillmentStatus::Shipped,
+        (Some("open"), _) => FulfillmentStatus::Processing,
+        _ => FulfillmentStatus::Pending,
+    };
+    Some(Fulfillment {
+        id,
+        kind: FulfillmentKind::Shipping,
+        status,
+        lines: units(order, &f["line_items"], |item| item),
+        carrier: f["tracking_company"].as_str().map(str::to_owned),
+        tracking_number: f["tracking_number"].as_str().map(str::to_owned),
+        tracking_url: f["tracking_url"].as_str().and_then(|u| Url::parse(u).ok()),
+        events: Vec::new(),
+    })
+}
+
+/// A REST refund as the order model sees it: the money is what its
+/// successful refund transactions returned.
+pub fn refund(order: &OrderState, r: &Value) -> Option<Refund> {
+    let id = id_of(&r["id"])?;
+    let mut amount = Money::new(0, order.currency);
+    let mut any = false;
+    let mut failed = false;
+    for t in r["transactions"].as_array().into_iter().flatten() {
+        if t["kind"].as_str() != Some("refund") {
+            continue;
+        }
+        match t["status"].as_str() {
+            Some("success") => {
+                let value = t["amount"]
+                    .as_str()
+                    .and_then(|a| Money::parse_decimal(a, order.currency).ok())?;
+                amount = Money::new(amount.amount + value.amount, order.currency);
+                any = true;
+            }
+            Some("failure" | "error") => failed = true,
+            _ => any = true,
+        }
+    }
+    let status = if failed && amount.amount == 0 {
+        AdjustmentStatus::Failed
+    } else if any || amount.amount > 0 || r["transactions"].as_array().is_none_or(Vec::is_empty) {
+        AdjustmentStatus::Completed
+    } else {
+        AdjustmentStatus::Pending
+    };
+    let lines = units(order, &r["refund_line_items"], |entry| &entry["line_item"]);
+    Some(Refund {
+        id,
+        status,
+        amount,
+        destination: RefundDestination::OriginalPayment,
+        removes_units: !lines.is_empty(),
+        lines,
+        occurred_at: time(&r["processed_at"])
+            .or_else(|| time(&r["created_at"]))
+            .unwrap_or_else(Utc::now),
+        reason: r["note"].as_str().map(str::to_owned),
+    })
+}
+
+/// Applies what `payload` of `topic` says to `order`; whether it changed.
+///
+/// # Errors
+/// A payload the model refuses (units of a line the order lacks, another
+/// currency).
+pub fn apply(order: &mut OrderState, topic: &str, payload: &Value) -> Result<bool, String> {
+    let mut changed = false;
+    let mut fulfillments = Vec::new();
+    let mut refunds = Vec::new();
+    let mut cancelled = None;
+    if topic.starts_with("orders/") {
+        fulfillments.extend(payload["fulfillments"].as_array().into_iter().flatten());
+        refunds.extend(payload["refunds"].as_array().into_iter().flatten());
+        if let Some(at) = time(&payload["cancelled_at"]) {
+            cancelled = Some(at);
+        }
+    } else if topic.starts_with("fulfillments/") {
+        fulfillments.push(payload);
+    } else if topic.starts_with("refunds/") {
+        refunds.push(payload);
+    }
+    for f in fulfillments {
+        if let Some(f) = fulfillment(order, f) {
+            changed |= order.apply_fulfillment(f).map_err(|e| e.to_string())?;
+        }
+    }
+    for r in refunds {
+        if let Some(r) = refund(order, r) {
+            changed |= order.apply_refund(r).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(at) = cancelled {
+        changed |= order.apply_cancellation(Cancellation {
+            id: format!("cancel-{}", order.id),
+            occurred_at: at,
+            reason: payload["cancel_reason"].as_str().map(str::to_owned),
+        });
+    }
+    Ok(changed)
+}
+
+impl ShopifyOrderWebhooks {
+    async fn process(&self, entry: &InboxEntry, payload: &Value) -> Result<(), String> {
+        let Some(id) = order_id(&entry.topic, payload) else {
+            tracing::warn!(webhook.topic = %entry.topic, "order webhook without an order id; dropped");
+            return Ok(());
+        };
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(mut order) = load(&self.store, &self.shop, &id).map_err(|e| e.to_string())?
+            else {
+                // Not an order placed through ACP checkout.
+                return Ok(());
+            };
+            let revision = order.revision;
+            if !apply(&mut order, &entry.topic, payload)? {
+                return Ok(());
+            }
+            match commit_update(
+                &self.store,
+                &self.settings,
+                &self.waker,
+                &order,
+                revision,
+                Utc::now(),
+            )
+            .map_err(|e| e.to_string())?
+            {
+                OrderChangeOutcome::Committed { .. } => {
+                    tracing::info!(
+                        order.id = %id,
+                        order.status = ?order.status,
+                        webhook.topic = %entry.topic,
+                        "order updated from Shopify"
+                    );
+                    return Ok(());
+                }
+                OrderChangeOutcome::Conflict { .. } => continue,
+                OrderChangeOutcome::Missing => return Ok(()),
+            }
+        }
+        Err(format!("order {id} kept changing while applying a webhook"))
+    }
+}
+
+impl OrderWebhookSink for ShopifyOrderWebhooks {
+    fn order_webhook(
+        &self,
+        entry: &InboxEntry,
+        payload: &Value,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        let entry = entry.clone();
+        let payload = payload.clone();
+        Box::pin(async move { self.process(&entry, &payload).await })
+    }
+}

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::app::{AppOptions, Application, shutdown_signal};
 use crate::config::{DEMO_CONFIG, Settings};
-use crate::emulator::shopify::{EmulatorConfig, ShopData, ShopifyEmulator};
+use crate::emulator::shopify::{EmulatorConfig, ShopData, ShopifyEmulator, WebhookSettings};
 use crate::emulator::stripe::{StripeEmulator, StripeEmulatorConfig};
 
 /// The token the embedded demo config sends; the demo emulator accepts it.
@@ -34,8 +34,20 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
     let addr = listener.local_addr()?;
     let emulator_base = format!("http://{addr}{EMULATOR_PREFIX}");
 
+    let shop_domain = settings
+        .shops
+        .first()
+        .map(|s| s.shopify.shop_domain.clone())
+        .context("the demo config has no shop")?;
     let emulator = ShopifyEmulator::new(EmulatorConfig {
         static_tokens: vec![DEMO_TOKEN.to_owned()],
+        shop_domain,
+        // The daemon subscribes at start; its endpoint is plain http on
+        // loopback, which only the demo and tests accept.
+        webhooks: WebhookSettings {
+            allow_loopback_http: true,
+            ..WebhookSettings::default()
+        },
         ..EmulatorConfig::default()
     });
     emulator.set_base_url(emulator_base.clone());
@@ -49,6 +61,8 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
         .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
         .context("no data directory")?;
     settings.server.listen = addr;
+    // Shopify's webhooks come back to this listener.
+    settings.server.public_url = Some(Url::parse(&format!("http://{addr}/"))?);
     let stripe_base = format!("http://{addr}{STRIPE_PREFIX}");
     for shop in &mut settings.shops {
         shop.shopify.api_base_url = Some(Url::parse(&emulator_base)?);
@@ -79,6 +93,9 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
         println!("  http://{addr}/feeds/demo/{file}");
     }
     println!("Health:    http://{addr}/healthz   http://{addr}/readyz");
+    println!(
+        "Webhooks:  the emulator's changes arrive signed at http://{addr}/webhooks/shopify/demo"
+    );
     println!("Metrics:   http://{admin}/metrics");
     println!("Status:    http://{admin}/admin/status");
     println!("Report:    http://{admin}/admin/shops/demo/feed/report");

@@ -201,6 +201,16 @@ fn shipped_example_and_demo_configs_are_valid() {
     };
     assert_eq!(secret("acme").as_deref(), Some("whs"));
     assert_eq!(secret("globex").as_deref(), Some("s"));
+    // The demo's webhook key is the emulator's app secret.
+    assert_eq!(
+        demo.shops[0]
+            .shopify
+            .webhook_secret
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned())
+            .as_deref(),
+        Some(crate::emulator::shopify::EmulatorConfig::DEFAULT_APP_SECRET)
+    );
     let demo_checkout = demo.shops[0].checkout.as_ref().unwrap();
     assert_eq!(
         demo_checkout.agents[0].api_key.expose_secret(),

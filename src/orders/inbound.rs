@@ -89,6 +89,20 @@ fn units(
     out
 }
 
+/// How far a shipment has come; a later payload never moves it back (a
+/// cancelled or failed fulfillment is final).
+fn progress(status: FulfillmentStatus) -> u8 {
+    match status {
+        FulfillmentStatus::Pending => 0,
+        FulfillmentStatus::Processing => 1,
+        FulfillmentStatus::Shipped => 2,
+        FulfillmentStatus::InTransit => 3,
+        FulfillmentStatus::OutForDelivery | FulfillmentStatus::ReadyForPickup => 4,
+        FulfillmentStatus::Delivered => 5,
+        FulfillmentStatus::Failed | FulfillmentStatus::Canceled => 6,
+    }
+}
+
 /// A REST fulfillment as the order model sees it.
 pub fn fulfillment(order: &OrderState, f: &Value) -> Option<Fulfillment> {
     let id = id_of(&f["id"])?;
@@ -162,12 +176,38 @@ pub fn refund(order: &OrderState, r: &Value) -> Option<Refund> {
     })
 }
 
+/// When the resource in `payload` of `topic` was last changed upstream.
+fn stamp(topic: &str, payload: &Value) -> Option<DateTime<Utc>> {
+    if topic.starts_with("refunds/") {
+        time(&payload["processed_at"]).or_else(|| time(&payload["created_at"]))
+    } else {
+        time(&payload["updated_at"])
+    }
+}
+
 /// Applies what `payload` of `topic` says to `order`; whether it changed.
+/// A payload older than one already applied (deliveries come out of order)
+/// is skipped: the newer one already carried its state.
 ///
 /// # Errors
 /// A payload the model refuses (units of a line the order lacks, another
 /// currency).
 pub fn apply(order: &mut OrderState, topic: &str, payload: &Value) -> Result<bool, String> {
+    let stamp = stamp(topic, payload);
+    if let (Some(seen), Some(at)) = (order.platform_seen_at, stamp)
+        && at < seen
+    {
+        tracing::debug!(order.id = %order.id, webhook.topic = %topic, "stale order webhook skipped");
+        return Ok(false);
+    }
+    let changed = apply_parts(order, topic, payload)?;
+    if changed && stamp > order.platform_seen_at {
+        order.platform_seen_at = stamp;
+    }
+    Ok(changed)
+}
+
+fn apply_parts(order: &mut OrderState, topic: &str, payload: &Value) -> Result<bool, String> {
     let mut changed = false;
     let mut fulfillments = Vec::new();
     let mut refunds = Vec::new();
@@ -184,7 +224,15 @@ pub fn apply(order: &mut OrderState, topic: &str, payload: &Value) -> Result<boo
         refunds.push(payload);
     }
     for f in fulfillments {
-        if let Some(f) = fulfillment(order, f) {
+        if let Some(mut f) = fulfillment(order, f) {
+            // Shopify's timestamps have seconds precision, so two payloads
+            // of one second cannot be ordered by them; a shipment does not
+            // go backwards, so the further status of the two stands.
+            if let Some(known) = order.fulfillments.iter().find(|k| k.id == f.id)
+                && progress(f.status) < progress(known.status)
+            {
+                f.status = known.status;
+            }
             changed |= order.apply_fulfillment(f).map_err(|e| e.to_string())?;
         }
     }

@@ -426,6 +426,11 @@ pub struct OrderState {
     /// 0 when created; +1 for every applied change.
     pub revision: u64,
     pub created_at: DateTime<Utc>,
+    /// The newest platform timestamp (`updated_at` of the order or
+    /// fulfillment, a refund's processing time) whose payload was applied;
+    /// an older payload arriving later is stale and skipped.
+    #[serde(default)]
+    pub platform_seen_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for OrderState {
@@ -521,6 +526,7 @@ impl OrderState {
             canceled: false,
             revision: 0,
             created_at: session.updated_at,
+            platform_seen_at: None,
         };
         state.derive();
         Ok(state)

@@ -694,14 +694,11 @@ async fn a_shop_whose_endpoint_hangs_does_not_hold_up_another_shop() {
 
 // ------------------------------------------------ Shopify's changes, back
 
-#[tokio::test]
-async fn a_fulfilment_and_a_refund_in_shopify_reach_the_agent_as_order_updates() {
-    use acp_bridge::emulator::shopify::{
-        EmulatorConfig, RefundLineRequest, RefundOrder, RestockType, TrackingInfo, WebhookSettings,
-        WebhookTopic,
-    };
-
-    let receiver = Receiver::spawn(Mode::Accept).await;
+/// A world whose emulator sends Shopify's order webhooks to the daemon
+/// (subscribed by hand: the test daemon has no public URL), and whose agent
+/// receives order events at `receiver`.
+async fn shopify_world(receiver: &Receiver) -> World {
+    use acp_bridge::emulator::shopify::{EmulatorConfig, WebhookSettings, WebhookTopic};
     let emulator = EmulatorConfig {
         shop_domain: "acme.myshopify.com".into(),
         webhooks: WebhookSettings::for_tests(3, Duration::from_millis(20)),
@@ -733,6 +730,17 @@ async fn a_fulfilment_and_a_refund_in_shopify_reach_the_agent_as_order_updates()
             .unwrap();
     }
 
+    w
+}
+
+#[tokio::test]
+async fn a_fulfilment_and_a_refund_in_shopify_reach_the_agent_as_order_updates() {
+    use acp_bridge::emulator::shopify::{
+        RefundLineRequest, RefundOrder, RestockType, TrackingInfo,
+    };
+
+    let receiver = Receiver::spawn(Mode::Accept).await;
+    let w = shopify_world(&receiver).await;
     let (_, order_id, _) = buy(&w, V_NEW, "ship").await;
     let created = receiver.wait_accepted(1).await;
     assert_eq!(created[0].body["type"], "order_create");
@@ -824,4 +832,67 @@ async fn a_fulfilment_and_a_refund_in_shopify_reach_the_agent_as_order_updates()
             .iter()
             .all(|d| d.body["data"]["line_items"].is_array())
     );
+}
+
+#[tokio::test]
+async fn a_stale_shopify_webhook_arriving_late_does_not_undo_a_newer_state() {
+    use acp_bridge::emulator::shopify::{ShipmentStatus, TrackingInfo};
+
+    let receiver = Receiver::spawn(Mode::Accept).await;
+    let w = shopify_world(&receiver).await;
+    let (_, order_id, _) = buy(&w, V_NEW, "late").await;
+    receiver.wait_accepted(1).await;
+    let order_gid = format!("gid://shopify/Order/{order_id}");
+    // Shipped, then delivered, in quick succession; the deliveries of the
+    // first change are held back behind those of the second.
+    w.shopify.emulator.faults().reorder_webhooks(3);
+    let fulfillment = w
+        .shopify
+        .emulator
+        .fulfill(
+            &order_gid,
+            &[],
+            Some(TrackingInfo::new(
+                "UPS",
+                "1ZLATE",
+                "https://ups.example/track/1ZLATE",
+            )),
+        )
+        .unwrap();
+    w.shopify
+        .emulator
+        .set_shipment_status(&fulfillment, ShipmentStatus::Delivered)
+        .unwrap();
+    w.shopify.emulator.wait_for_webhooks().await;
+    let delivered = |d: &Delivery| d.body["data"]["fulfillments"][0]["status"] == "delivered";
+    receiver
+        .wait("an order update saying delivered", |_, _| {
+            receiver.accepted().iter().any(delivered)
+        })
+        .await;
+    // Wait until the daemon has applied everything and sent every event:
+    // no event after the first `delivered` one says otherwise.
+    let shop = acme();
+    crate::checkout_support::wait_until("the webhook queue and the outbox to drain", || {
+        w.app.store.webhook_backlog(&shop).unwrap() == 0 && outbox(&w.app.store).is_empty()
+    })
+    .await;
+    let stored = acp_bridge::orders::load(&w.app.store, &shop, &order_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.fulfillments[0].status.as_str(),
+        "delivered",
+        "{:?}",
+        stored.fulfillments
+    );
+    let events = receiver.accepted();
+    let first = events.iter().position(delivered).unwrap();
+    for later in &events[first..] {
+        assert!(
+            delivered(later),
+            "went back after delivered: {:#}",
+            later.body
+        );
+    }
 }

@@ -467,9 +467,12 @@ async fn incremental_utilisation(products: usize) -> Value {
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    emulator.set_base_url(url.clone());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // `serve` points the emulator's own URLs (bulk downloads) at it.
+    tokio::spawn(acp_bridge::emulator::shopify::serve(
+        listener,
+        emulator.clone(),
+        std::future::pending(),
+    ));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = shop_config(&url, &dir.path().display().to_string(), 400);

@@ -529,9 +529,12 @@ async fn spawn_shopify() -> (ShopifyEmulator, String) {
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    emulator.set_base_url(url.clone());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // `serve` points the emulator's own URLs (bulk downloads) at it.
+    tokio::spawn(acp_bridge::emulator::shopify::serve(
+        listener,
+        emulator.clone(),
+        std::future::pending(),
+    ));
     (emulator, url)
 }
 

@@ -93,9 +93,12 @@ async fn run(products: usize, changes: usize) -> Value {
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    emulator.set_base_url(url.clone());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // `serve` points the emulator's own URLs (bulk downloads) at it.
+    tokio::spawn(acp_bridge::emulator::shopify::serve(
+        listener,
+        emulator.clone(),
+        std::future::pending(),
+    ));
 
     // The daemon's own address is its public URL: reserve a port first.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -977,34 +977,21 @@ impl EncoderState<'_> {
         let mut kept = Vec::with_capacity(rows.len());
         for row in rows {
             let issues = validate_row(&row);
-            let describe = || {
-                issues
+            let reported = || InvalidRow {
+                item_id: row.item_id.clone(),
+                product_id: product.id.clone(),
+                title: row.title.clone(),
+                issues: issues
                     .iter()
                     .map(|i| format!("{}: {}", i.field, i.message))
-                    .collect::<Vec<_>>()
+                    .collect(),
             };
             if has_errors(&issues) {
-                fragment
-                    .invalid_rows
-                    .push(&InvalidRow {
-                        item_id: row.item_id.clone(),
-                        product_id: product.id.clone(),
-                        title: row.title.clone(),
-                        issues: describe(),
-                    })
-                    .map_err(index_err)?;
+                fragment.invalid_rows.push(&reported()).map_err(index_err)?;
                 continue;
             }
             if issues.iter().any(|i| i.severity == Severity::Warning) {
-                fragment
-                    .warnings
-                    .push(&InvalidRow {
-                        item_id: row.item_id.clone(),
-                        product_id: product.id.clone(),
-                        title: row.title.clone(),
-                        issues: describe(),
-                    })
-                    .map_err(index_err)?;
+                fragment.warnings.push(&reported()).map_err(index_err)?;
             }
             let hash = texts
                 .write_row(&row)

@@ -136,30 +136,31 @@ pub fn fulfillment(order: &OrderState, f: &Value) -> Option<Fulfillment> {
 pub fn refund(order: &OrderState, r: &Value) -> Option<Refund> {
     let id = id_of(&r["id"])?;
     let mut amount = Money::new(0, order.currency);
-    let mut any = false;
-    let mut failed = false;
-    for t in r["transactions"].as_array().into_iter().flatten() {
-        if t["kind"].as_str() != Some("refund") {
-            continue;
-        }
+    let (mut succeeded, mut pending, mut failed) = (false, false, false);
+    let transactions = r["transactions"].as_array().map_or(&[][..], Vec::as_slice);
+    for t in transactions
+        .iter()
+        .filter(|t| t["kind"].as_str() == Some("refund"))
+    {
         match t["status"].as_str() {
             Some("success") => {
                 let value = t["amount"]
                     .as_str()
                     .and_then(|a| Money::parse_decimal(a, order.currency).ok())?;
                 amount = Money::new(amount.amount + value.amount, order.currency);
-                any = true;
+                succeeded = true;
             }
             Some("failure" | "error") => failed = true,
-            _ => any = true,
+            _ => pending = true,
         }
     }
-    let status = if failed && amount.amount == 0 {
-        AdjustmentStatus::Failed
-    } else if any || amount.amount > 0 || r["transactions"].as_array().is_none_or(Vec::is_empty) {
+    // A refund of units alone has no transaction and is done at once.
+    let status = if succeeded || !(pending || failed) {
         AdjustmentStatus::Completed
-    } else {
+    } else if pending {
         AdjustmentStatus::Pending
+    } else {
+        AdjustmentStatus::Failed
     };
     let lines = units(order, &r["refund_line_items"], |entry| &entry["line_item"]);
     Some(Refund {

@@ -605,3 +605,50 @@ fn the_webhook_contracts_read_from_the_spec_are_the_published_ones() {
     );
     assert!(new["$defs"]["OrderLineItem"].is_object());
 }
+
+#[test]
+fn shopify_refunds_map_to_completed_pending_or_failed_by_their_transactions() {
+    use super::inbound::refund;
+    use super::model::AdjustmentStatus;
+    let order = order();
+    let item = order.lines[0].item_id.clone();
+    let with = |transactions: Value| {
+        json!({
+            "id": 900,
+            "processed_at": "2026-11-29T10:00:00Z",
+            "transactions": transactions,
+            "refund_line_items": [{"quantity": 1, "line_item": {"variant_id": item.parse::<u64>().unwrap()}}],
+        })
+    };
+    let done = refund(
+        &order,
+        &with(json!([
+            {"kind": "refund", "status": "success", "amount": "5.00"},
+            {"kind": "refund", "status": "success", "amount": "1.25"},
+            {"kind": "sale", "status": "success", "amount": "99.00"},
+        ])),
+    )
+    .unwrap();
+    assert_eq!(done.status, AdjustmentStatus::Completed);
+    assert_eq!(done.amount, Money::new(625, order.currency));
+    assert_eq!(done.lines.len(), 1);
+    assert!(done.removes_units);
+
+    let waiting = refund(
+        &order,
+        &with(json!([{"kind": "refund", "status": "pending", "amount": "5.00"}])),
+    )
+    .unwrap();
+    assert_eq!(waiting.status, AdjustmentStatus::Pending);
+    assert_eq!(waiting.amount.amount, 0);
+    let refused = refund(
+        &order,
+        &with(json!([{"kind": "refund", "status": "failure", "amount": "5.00"}])),
+    )
+    .unwrap();
+    assert_eq!(refused.status, AdjustmentStatus::Failed);
+    // Units only, no money moved: done at once.
+    let units_only = refund(&order, &with(json!([]))).unwrap();
+    assert_eq!(units_only.status, AdjustmentStatus::Completed);
+    assert_eq!(units_only.amount.amount, 0);
+}

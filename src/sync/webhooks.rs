@@ -197,14 +197,14 @@ impl ShopSync {
                 rows_invalid: 0,
             }
         } else {
-            let facts = self
-                .store
-                .shop_facts(shop)?
-                .ok_or(SyncError::Join("shop facts missing".into()))?;
+            let facts = self.known_facts().await?;
             let feed = self.build_feed(&facts).await?;
             summary(SyncKind::Webhooks, written, removed, &feed)
         };
         self.store.finish_webhooks(shop, &seqs)?;
+        let backlog = self.store.webhook_backlog(shop)?;
+        metrics::gauge!(crate::metrics::SHOPIFY_WEBHOOK_BACKLOG, "shop" => shop.to_string())
+            .set(backlog as f64);
         if !entries.is_empty() {
             info!(
                 webhooks = entries.len(),
@@ -213,7 +213,7 @@ impl ShopSync {
                 "webhooks processed"
             );
         }
-        if entries.len() == BATCH
+        if backlog > 0
             && let Some(scheduler) = self
                 .scheduler
                 .lock()
@@ -226,6 +226,14 @@ impl ShopSync {
         Ok(result)
     }
 
+    /// The stored shop facts, or Shopify's when none are stored yet.
+    async fn known_facts(&self) -> Result<crate::domain::ShopFacts, SyncError> {
+        match self.store.shop_facts(&self.settings.id)? {
+            Some(facts) => Ok(facts),
+            None => self.refresh_facts().await,
+        }
+    }
+
     /// Refetches `ids` and removes `deleted`; products asked for but not
     /// returned were deleted or are not visible to the app, and are removed
     /// too. Returns (written, removed).
@@ -236,10 +244,7 @@ impl ShopSync {
     ) -> Result<(u64, u64), SyncError> {
         let shop = &self.settings.id;
         let publication = self.publication_gid().await?;
-        let currency = match self.store.shop_facts(shop)? {
-            Some(facts) => facts.currency,
-            None => self.refresh_facts().await?.currency,
-        };
+        let currency = self.known_facts().await?.currency;
         let ids: Vec<String> = ids.iter().cloned().collect();
         let mut written = 0u64;
         let mut gone: Vec<String> = deleted.iter().cloned().collect();

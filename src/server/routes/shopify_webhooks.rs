@@ -127,23 +127,19 @@ pub async fn receive(
     let store = state.store.clone();
     let id = entry.id.clone();
     // The transaction and its flush block; keep them off the runtime.
-    let stored = tokio::task::spawn_blocking(move || {
-        let accepted = store.accept_webhook(&id, &inbox)?;
-        let backlog = store.webhook_backlog(&id)?;
-        Ok::<_, crate::store::StoreError>((accepted, backlog))
-    })
-    .await;
+    let stored = tokio::task::spawn_blocking(move || store.accept_webhook(&id, &inbox)).await;
     match stored {
-        Ok(Ok((Accepted::Queued(_), backlog))) => {
+        Ok(Ok(Accepted::Queued(_))) => {
             count(&shop, &topic, "queued");
-            metrics::gauge!(SHOPIFY_WEBHOOK_BACKLOG, "shop" => shop.clone()).set(backlog as f64);
+            // The webhook run sets the exact figure when it finishes.
+            metrics::gauge!(SHOPIFY_WEBHOOK_BACKLOG, "shop" => shop.clone()).increment(1.0);
             if let Some(scheduler) = &entry.scheduler {
                 scheduler.webhooks_queued();
             }
             tracing::debug!(shop.id = %shop, webhook.topic = %topic, "Shopify webhook queued");
             answer(StatusCode::OK, "queued")
         }
-        Ok(Ok((Accepted::Duplicate, _))) => {
+        Ok(Ok(Accepted::Duplicate)) => {
             count(&shop, &topic, "duplicate");
             answer(StatusCode::OK, "already received")
         }

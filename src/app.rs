@@ -44,7 +44,8 @@ pub struct AppOptions {
     pub extra_public_routes: Option<Router>,
     /// An already-open store.
     pub store: Option<Store>,
-    /// Skip the sync every shop runs at start-up.
+    /// Skip the sync every shop runs at start-up (and the first
+    /// reconciliation, which then waits its interval).
     pub no_initial_sync: bool,
 }
 
@@ -194,6 +195,16 @@ impl Application {
                     scheduler_token.child_token(),
                 ));
             }
+        }
+        // Reconciliation: at start (a complete cut off by a restart is
+        // finished now), then periodically.
+        for entry in self.checkout.values() {
+            schedulers.spawn(
+                entry
+                    .reconciler
+                    .clone()
+                    .run(!self.no_initial_sync, scheduler_token.child_token()),
+            );
         }
         if !self.checkout.is_empty() {
             let services: Vec<_> = self.checkout.values().map(|e| e.service.clone()).collect();

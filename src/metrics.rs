@@ -113,6 +113,24 @@ pub const ORDER_OUTBOX_DEAD: &str = "acp_bridge_order_outbox_dead";
 pub const ORDER_OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str =
     "acp_bridge_order_outbox_oldest_pending_age_seconds";
 
+// Reconciliation (see `orders::reconcile`). Label: `shop`.
+
+/// Counter: reconciliation runs by `shop` and `outcome` (`ok`, `error`: a
+/// part of the run could not finish).
+pub const RECONCILE_RUNS_TOTAL: &str = "acp_bridge_reconcile_runs_total";
+
+/// Counter: what reconciliation fixed, by `shop` and `action`
+/// (`completed`, `released`, `captured`, `voided`, `event_reemitted`,
+/// `order_updated`).
+pub const RECONCILE_ACTIONS_TOTAL: &str = "acp_bridge_reconcile_actions_total";
+
+/// Gauge: problems the last run found and could not fix, by `shop`.
+pub const RECONCILE_UNRESOLVED: &str = "acp_bridge_reconcile_unresolved";
+
+/// Gauge: unix time the last run finished, by `shop`.
+pub const RECONCILE_LAST_RUN_TIMESTAMP_SECONDS: &str =
+    "acp_bridge_reconcile_last_run_timestamp_seconds";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the global Prometheus recorder once per process and returns its

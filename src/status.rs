@@ -29,6 +29,9 @@ pub struct ShopStatus {
     pub last_error: Option<SyncFailure>,
     pub feed: Option<FeedStatus>,
     pub held_feed: Option<HeldFeed>,
+    /// The last reconciliation of the shop's checkouts and orders.
+    #[serde(default)]
+    pub reconcile: Option<crate::orders::ReconcileReport>,
 }
 
 /// Whether `shop` has a published feed or a recorded error: `/readyz`'s
@@ -66,6 +69,7 @@ pub fn shop_status(store: &Store, shop: &ShopId, enabled: bool) -> Result<ShopSt
         last_error: state.last_error,
         feed,
         held_feed: store.held_feed(shop)?,
+        reconcile: crate::orders::reconcile::last_report(store, shop)?,
     })
 }
 
@@ -116,6 +120,9 @@ pub fn render_table(statuses: &[ShopStatus]) -> String {
                 h.generation, h.rows_valid, h.published_rows_valid, h.max_drop_percent
             );
         }
+        if let Some(r) = &s.reconcile {
+            render_reconcile(&mut out, r, ago(r.finished_at));
+        }
         match &s.last_error {
             Some(e) => {
                 let _ = writeln!(
@@ -133,4 +140,88 @@ pub fn render_table(statuses: &[ShopStatus]) -> String {
         }
     }
     out
+}
+
+fn render_reconcile(out: &mut String, r: &crate::orders::ReconcileReport, when: String) {
+    use std::fmt::Write;
+    let c = &r.checkout;
+    let _ = writeln!(
+        out,
+        "  reconciled          {when}: {} sessions; {} completed, {} released, {} captured, {} voided, {} events re-sent, {} orders updated by polling",
+        c.sessions_checked,
+        c.completed,
+        c.released,
+        c.captured,
+        c.voided,
+        c.events_reemitted,
+        r.orders_updated
+    );
+    for u in &c.unresolved {
+        let _ = writeln!(
+            out,
+            "  UNRESOLVED          {} session {} payment {}: {}",
+            u.kind,
+            u.session.as_deref().unwrap_or("-"),
+            u.payment_intent.as_deref().unwrap_or("-"),
+            u.detail
+        );
+    }
+    if r.dead_events > 0 {
+        let _ = writeln!(
+            out,
+            "  UNRESOLVED          {} order events dead-lettered (acp-bridge outbox list)",
+            r.dead_events
+        );
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "  UNRESOLVED          {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkout::service::{CheckoutReconcile, Unresolved};
+    use crate::orders::ReconcileReport;
+
+    #[test]
+    fn the_table_shows_the_last_reconciliation_and_what_it_could_not_fix() {
+        let status = ShopStatus {
+            shop: "acme".into(),
+            enabled: true,
+            products: 3,
+            last_full: None,
+            last_incremental: None,
+            cursor: None,
+            last_error: None,
+            feed: None,
+            held_feed: None,
+            reconcile: Some(ReconcileReport {
+                finished_at: Some(Utc::now()),
+                checkout: CheckoutReconcile {
+                    sessions_checked: 7,
+                    voided: 2,
+                    unresolved: vec![Unresolved {
+                        kind: "capture_failed".into(),
+                        session: Some("cs_1".into()),
+                        payment_intent: Some("pi_1".into()),
+                        detail: "not captured".into(),
+                    }],
+                    ..CheckoutReconcile::default()
+                },
+                dead_events: 1,
+                ..ReconcileReport::default()
+            }),
+        };
+        let table = render_table(&[status]);
+        assert!(table.contains("7 sessions"), "{table}");
+        assert!(table.contains("2 voided"), "{table}");
+        assert!(
+            table.contains(
+                "UNRESOLVED          capture_failed session cs_1 payment pi_1: not captured"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("1 order events dead-lettered"), "{table}");
+    }
 }

@@ -307,6 +307,33 @@ pub struct CheckoutSettings {
     pub stripe: StripeCheckoutSettings,
     /// Retry policy of the order webhooks sent to the agents.
     pub order_webhooks: OrderWebhookSettings,
+    /// The reconciliation job of the shop's checkouts and orders.
+    pub reconcile: ReconcileSettings,
+}
+
+/// How the reconciliation job runs (`orders::reconcile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Time between runs (the first runs at start).
+    pub every: Duration,
+    /// A session being completed, or an authorization, must have been left
+    /// alone this long before the job acts on it: the agent's own retries
+    /// come first.
+    pub grace: Duration,
+    /// How far back completed sessions are checked (failed captures,
+    /// missing order events), and where order polling starts on a new
+    /// store.
+    pub lookback: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            every: Duration::from_secs(300),
+            grace: Duration::from_secs(300),
+            lookback: Duration::from_secs(72 * 3600),
+        }
+    }
 }
 
 impl Settings {

@@ -111,6 +111,19 @@ pub struct RawCheckout {
     pub stripe: RawStripe,
     #[serde(default)]
     pub order_webhooks: RawOrderWebhooks,
+    #[serde(default)]
+    pub reconcile: RawReconcile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconcile {
+    /// Seconds between runs; fractions allowed (tests use milliseconds).
+    pub every_secs: Option<f64>,
+    /// Seconds a session or authorization must be left alone first.
+    pub grace_secs: Option<f64>,
+    /// Hours back completed sessions are checked.
+    pub lookback_hours: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -353,3 +353,37 @@ webhook_secret = "whsec_b"
         assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
     }
 }
+
+#[test]
+fn reconciliation_takes_its_schedule_per_shop_and_refuses_nonsense() {
+    let agent = "[[shops.checkout.agents]]\nid = \"a\"\napi_key = \"agent-key-0123456789\"\n";
+    let s = load_str(&format!("{CHECKOUT_SHOP}\n{agent}"), &[]).unwrap();
+    let defaults = &s.shop("acme").unwrap().checkout.as_ref().unwrap().reconcile;
+    assert_eq!(defaults.every, Duration::from_secs(300));
+    assert_eq!(defaults.grace, Duration::from_secs(300));
+    assert_eq!(defaults.lookback, Duration::from_secs(72 * 3600));
+
+    let text = format!(
+        "{CHECKOUT_SHOP}\n[shops.checkout.reconcile]\nevery_secs = 60\ngrace_secs = 0.5\nlookback_hours = 24\n{agent}"
+    );
+    let s = load_str(&text, &[]).unwrap();
+    let r = &s.shop("acme").unwrap().checkout.as_ref().unwrap().reconcile;
+    assert_eq!(r.every, Duration::from_secs(60));
+    assert_eq!(r.grace, Duration::from_millis(500));
+    assert_eq!(r.lookback, Duration::from_secs(24 * 3600));
+
+    let text = format!(
+        "{CHECKOUT_SHOP}\n[shops.checkout.reconcile]\nevery_secs = 0\ngrace_secs = -3\nlookback_hours = 0\n{agent}"
+    );
+    let Err(ConfigError::Invalid(problems)) = load_str(&text, &[]) else {
+        panic!("expected validation problems");
+    };
+    let all = problems.join("\n");
+    for expected in [
+        "shops.acme.checkout.reconcile.every_secs",
+        "shops.acme.checkout.reconcile.grace_secs",
+        "shops.acme.checkout.reconcile.lookback_hours",
+    ] {
+        assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+    }
+}

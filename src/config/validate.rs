@@ -9,13 +9,14 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::raw::{
-    RawCheckout, RawFeed, RawOrderWebhooks, RawPolicies, RawSchedule, RawSecret, RawShop,
-    RawShopify,
+    RawCheckout, RawFeed, RawOrderWebhooks, RawPolicies, RawReconcile, RawSchedule, RawSecret,
+    RawShop, RawShopify,
 };
 use super::{
     AdminSettings, AgentSettings, AgentWebhook, CheckoutSettings, CronSchedule, FeedSettings,
-    LogFormat, OrderWebhookSettings, RawSettings, ScheduleSettings, ServerSettings, Settings,
-    ShopSettings, ShopifyAuthSettings, ShopifySettings, SignaturePolicy, StripeCheckoutSettings,
+    LogFormat, OrderWebhookSettings, RawSettings, ReconcileSettings, ScheduleSettings,
+    ServerSettings, Settings, ShopSettings, ShopifyAuthSettings, ShopifySettings, SignaturePolicy,
+    StripeCheckoutSettings,
 };
 use crate::domain::{ShopId, ShopPolicies};
 
@@ -388,6 +389,7 @@ fn validate_checkout(
     }
     let order_webhooks =
         validate_order_webhooks(p, &format!("{key}.order_webhooks"), &raw.order_webhooks);
+    let reconcile = validate_reconcile(p, &format!("{key}.reconcile"), &raw.reconcile);
     if p.0.len() != before {
         return None;
     }
@@ -410,6 +412,7 @@ fn validate_checkout(
             api_version: raw.stripe.api_version,
         },
         order_webhooks,
+        reconcile,
     })
 }
 
@@ -508,6 +511,39 @@ fn validate_order_webhooks(
         initial_backoff,
         max_backoff,
         timeout,
+    }
+}
+
+fn validate_reconcile(p: &mut Problems, key: &str, raw: &RawReconcile) -> ReconcileSettings {
+    let defaults = ReconcileSettings::default();
+    let mut seconds = |name: &str, value: Option<f64>, default: Duration| match value {
+        None => default,
+        Some(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Duration::from_secs_f64(v),
+        Some(v) => {
+            p.add(
+                &format!("{key}.{name}"),
+                format!("{v} is not a positive number of seconds (at most a day)"),
+            );
+            default
+        }
+    };
+    let every = seconds("every_secs", raw.every_secs, defaults.every);
+    let grace = seconds("grace_secs", raw.grace_secs, defaults.grace);
+    let lookback = match raw.lookback_hours {
+        None => defaults.lookback,
+        Some(h) if (1..=24 * 90).contains(&h) => Duration::from_secs(h * 3600),
+        Some(h) => {
+            p.add(
+                &format!("{key}.lookback_hours"),
+                format!("{h} is not between 1 and 2160 hours"),
+            );
+            defaults.lookback
+        }
+    };
+    ReconcileSettings {
+        every,
+        grace,
+        lookback,
     }
 }
 

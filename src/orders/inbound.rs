@@ -252,46 +252,78 @@ fn apply_parts(order: &mut OrderState, topic: &str, payload: &Value) -> Result<b
     Ok(changed)
 }
 
+/// What [`apply_to_stored`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Not an order placed through ACP checkout.
+    NotOurs,
+    /// Nothing new (a repeat, or older than what is stored).
+    Unchanged,
+    /// Stored with an `order_update` for the agent.
+    Changed,
+}
+
+/// Applies `payload` of `topic` to the stored ACP order `order_id` and
+/// commits a change with its `order_update` event (retrying when another
+/// writer changed the order meanwhile). Webhooks and the reconciliation
+/// job's polling both come through here.
+///
+/// # Errors
+/// Store I/O, a payload the model refuses, or an order that kept changing.
+pub fn apply_to_stored(
+    store: &Store,
+    settings: &CheckoutSettings,
+    waker: &OutboxWaker,
+    shop: &ShopId,
+    order_id: &str,
+    topic: &str,
+    payload: &Value,
+) -> Result<Applied, String> {
+    for _ in 0..CONFLICT_RETRIES {
+        let Some(mut order) = load(store, shop, order_id).map_err(|e| e.to_string())? else {
+            return Ok(Applied::NotOurs);
+        };
+        let revision = order.revision;
+        if !apply(&mut order, topic, payload)? {
+            return Ok(Applied::Unchanged);
+        }
+        match commit_update(store, settings, waker, &order, revision, Utc::now())
+            .map_err(|e| e.to_string())?
+        {
+            OrderChangeOutcome::Committed { .. } => {
+                tracing::info!(
+                    order.id = %order_id,
+                    order.status = ?order.status,
+                    source = %topic,
+                    "order updated from Shopify"
+                );
+                return Ok(Applied::Changed);
+            }
+            OrderChangeOutcome::Conflict { .. } => continue,
+            OrderChangeOutcome::Missing => return Ok(Applied::NotOurs),
+        }
+    }
+    Err(format!(
+        "order {order_id} kept changing while applying {topic}"
+    ))
+}
+
 impl ShopifyOrderWebhooks {
     async fn process(&self, entry: &InboxEntry, payload: &Value) -> Result<(), String> {
         let Some(id) = order_id(&entry.topic, payload) else {
             tracing::warn!(webhook.topic = %entry.topic, "order webhook without an order id; dropped");
             return Ok(());
         };
-        for _ in 0..CONFLICT_RETRIES {
-            let Some(mut order) = load(&self.store, &self.shop, &id).map_err(|e| e.to_string())?
-            else {
-                // Not an order placed through ACP checkout.
-                return Ok(());
-            };
-            let revision = order.revision;
-            if !apply(&mut order, &entry.topic, payload)? {
-                return Ok(());
-            }
-            match commit_update(
-                &self.store,
-                &self.settings,
-                &self.waker,
-                &order,
-                revision,
-                Utc::now(),
-            )
-            .map_err(|e| e.to_string())?
-            {
-                OrderChangeOutcome::Committed { .. } => {
-                    tracing::info!(
-                        order.id = %id,
-                        order.status = ?order.status,
-                        webhook.topic = %entry.topic,
-                        "order updated from Shopify"
-                    );
-                    return Ok(());
-                }
-                OrderChangeOutcome::Conflict { .. } => continue,
-                OrderChangeOutcome::Missing => return Ok(()),
-            }
-        }
-        Err(format!("order {id} kept changing while applying a webhook"))
+        apply_to_stored(
+            &self.store,
+            &self.settings,
+            &self.waker,
+            &self.shop,
+            &id,
+            &entry.topic,
+            payload,
+        )
+        .map(|_| ())
     }
 }
 

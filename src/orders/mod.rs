@@ -21,6 +21,7 @@ pub mod admin;
 pub mod delivery;
 pub mod inbound;
 pub mod model;
+pub mod reconcile;
 pub mod render;
 pub mod signing;
 #[cfg(test)]
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delivery::{DeliveryWorker, OutboxWaker};
 pub use model::{OrderError, OrderState, OrderStatus};
+pub use reconcile::{ReconcileReport, Reconciler};
 pub use render::EventKind;
 
 use crate::config::CheckoutSettings;

@@ -109,6 +109,10 @@ pub fn admin_router(state: ServerState) -> Router {
         .route("/admin/status", get(routes::admin::status))
         .route("/admin/shops/{shop}/sync", post(routes::admin::sync))
         .route(
+            "/admin/shops/{shop}/reconcile",
+            post(routes::admin::reconcile),
+        )
+        .route(
             "/admin/shops/{shop}/feed/report",
             get(routes::admin::report),
         )

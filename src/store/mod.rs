@@ -9,6 +9,7 @@ mod feed;
 mod inbox;
 mod keys;
 mod outbox;
+mod reconcile;
 mod scratch;
 
 pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};

@@ -38,14 +38,16 @@ pub struct World {
     pub app: TestApp,
     pub shopify: TestEmulator,
     pub stripe: StripeEmulator,
+    /// Where the Stripe emulator listens.
+    pub stripe_url: String,
     /// The daemon's config, to restart it on the same data directory.
     config: String,
 }
 
-pub async fn spawn_stripe() -> (StripeEmulator, String) {
+pub async fn spawn_stripe_with(config: StripeEmulatorConfig) -> (StripeEmulator, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let emulator = StripeEmulator::new(StripeEmulatorConfig::default());
+    let emulator = StripeEmulator::new(config);
     let served = emulator.clone();
     tokio::spawn(async move {
         let _ = acp_bridge::emulator::stripe::serve(listener, served, std::future::pending()).await;
@@ -72,8 +74,26 @@ pub async fn world_on(
     checkout_extra: &str,
     agent_extra: &str,
 ) -> World {
+    world_on_stripe(
+        emulator,
+        StripeEmulatorConfig::default(),
+        shopify_extra,
+        checkout_extra,
+        agent_extra,
+    )
+    .await
+}
+
+/// [`world_on`] with a Stripe emulator built from `stripe`.
+pub async fn world_on_stripe(
+    emulator: EmulatorConfig,
+    stripe: StripeEmulatorConfig,
+    shopify_extra: &str,
+    checkout_extra: &str,
+    agent_extra: &str,
+) -> World {
     let shopify = spawn_emulator(emulator).await;
-    let (stripe, stripe_url) = spawn_stripe().await;
+    let (stripe, stripe_url) = spawn_stripe_with(stripe).await;
     let extra = format!(
         r#"
 [shops.feed]
@@ -111,6 +131,7 @@ api_base_url = "{stripe_url}"
         app,
         shopify,
         stripe,
+        stripe_url,
         config,
     }
 }
@@ -144,6 +165,7 @@ impl World {
             app,
             shopify,
             stripe,
+            stripe_url,
             config,
         } = self;
         let (_, store, data_dir) = app.stop().await;
@@ -154,6 +176,7 @@ impl World {
             app,
             shopify,
             stripe,
+            stripe_url,
             config,
         }
     }

@@ -12,6 +12,7 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod order_webhooks;
+mod reconcile;
 mod resilience;
 mod schema;
 mod shopify_webhooks;

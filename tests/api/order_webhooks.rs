@@ -24,14 +24,14 @@ use crate::checkout_support::{V_NEW, V_OLD, World, id_of, world_with};
 #[path = "../../src/orders/spec.rs"]
 mod spec;
 
-const SECRET: &str = "whsec_order_events_test_secret";
+pub(crate) const SECRET: &str = "whsec_order_events_test_secret";
 const PATH: &str = "/agentic_checkout/webhooks/order_events";
 
 // ------------------------------------------------------------ the receiver
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Accept,
     /// 500 for the next `n` requests, then accept.
     FailNext(u32),
@@ -43,9 +43,9 @@ enum Mode {
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Delivery {
+pub(crate) struct Delivery {
     raw: Bytes,
-    body: Value,
+    pub(crate) body: Value,
     request_id: String,
     timestamp: String,
     content_type: String,
@@ -64,7 +64,7 @@ struct ReceiverState {
 }
 
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     url: String,
     state: Arc<ReceiverState>,
 }
@@ -144,7 +144,7 @@ async fn receive(
 }
 
 impl Receiver {
-    async fn spawn(mode: Mode) -> Receiver {
+    pub(crate) async fn spawn(mode: Mode) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
         let state = Arc::new(ReceiverState {
@@ -168,7 +168,7 @@ impl Receiver {
     }
 
     /// Waits until `ready(requests, accepted)` holds; fails after 20 s.
-    async fn wait(&self, what: &str, ready: impl Fn(usize, usize) -> bool) {
+    pub(crate) async fn wait(&self, what: &str, ready: impl Fn(usize, usize) -> bool) {
         let mut counts = self.state.counts.subscribe();
         let waited = tokio::time::timeout(
             Duration::from_secs(20),
@@ -182,13 +182,13 @@ impl Receiver {
         );
     }
 
-    async fn wait_accepted(&self, n: usize) -> Vec<Delivery> {
+    pub(crate) async fn wait_accepted(&self, n: usize) -> Vec<Delivery> {
         self.wait(&format!("{n} accepted deliveries"), |_, ok| ok >= n)
             .await;
         self.accepted()
     }
 
-    fn accepted(&self) -> Vec<Delivery> {
+    pub(crate) fn accepted(&self) -> Vec<Delivery> {
         self.requests().into_iter().filter(|d| d.accepted).collect()
     }
 
@@ -219,7 +219,7 @@ async fn webhook_world(receiver: &Receiver, max_attempts: u32, agent_extra: &str
 
 /// A completed checkout of one unit in `version`: (session, order id,
 /// payment token).
-async fn buy(w: &World, version: &str, tag: &str) -> (Value, String, String) {
+pub(crate) async fn buy(w: &World, version: &str, tag: &str) -> (Value, String, String) {
     let item = w.stocked_item().await;
     let session = w
         .ready_session(version, &item, &format!("create-{tag}"))
@@ -244,7 +244,7 @@ fn outbox(store: &Store) -> Vec<OutboxEntry<OrderEvent>> {
 }
 
 #[track_caller]
-fn assert_valid_event(version: &str, body: &Value) {
+pub(crate) fn assert_valid_event(version: &str, body: &Value) {
     let validator = spec::webhook_event_validator(version);
     let errors = spec::webhook_errors(&validator, body);
     assert!(errors.is_empty(), "{version}: {errors:#?}\n{body:#}");
@@ -698,6 +698,12 @@ async fn a_shop_whose_endpoint_hangs_does_not_hold_up_another_shop() {
 /// (subscribed by hand: the test daemon has no public URL), and whose agent
 /// receives order events at `receiver`.
 async fn shopify_world(receiver: &Receiver) -> World {
+    shopify_world_with(receiver, "").await
+}
+
+/// [`shopify_world`] with `checkout_extra` TOML lines after the shop's
+/// checkout tables.
+pub(crate) async fn shopify_world_with(receiver: &Receiver, checkout_extra: &str) -> World {
     use acp_bridge::emulator::shopify::{EmulatorConfig, WebhookSettings, WebhookTopic};
     let emulator = EmulatorConfig {
         shop_domain: "acme.myshopify.com".into(),
@@ -710,7 +716,9 @@ async fn shopify_world(receiver: &Receiver) -> World {
             "webhook_secret = \"{}\"",
             EmulatorConfig::DEFAULT_APP_SECRET
         ),
-        "[shops.checkout.order_webhooks]\ninitial_backoff_secs = 0.05\nmax_backoff_secs = 0.2\n",
+        &format!(
+            "[shops.checkout.order_webhooks]\ninitial_backoff_secs = 0.05\nmax_backoff_secs = 0.2\n{checkout_extra}"
+        ),
         &format!(
             "webhook_url = \"{}\"\nwebhook_secret = \"{SECRET}\"\n",
             receiver.url

@@ -177,7 +177,11 @@ async fn steps(
     let Some(quote) = record.quote.clone() else {
         return Err(AcpError::internal().into());
     };
-    record.completion.get_or_insert_with(Completion::default);
+    let c = record.completion.get_or_insert_with(Completion::default);
+    if !c.order_requested {
+        // Kept for the order, also when reconciliation finishes the flow.
+        c.billing_address = credential.billing_address.clone();
+    }
     record.session.status = SessionStatus::CompleteInProgress;
     record.session.updated_at = now;
     service.save(record)?;
@@ -187,11 +191,21 @@ async fn steps(
         None => return Ok(()),
     };
 
-    let order = match place_order(service, record, &quote, &intent, credential).await? {
+    let order = match place_order(service, record, &quote, &intent).await? {
         Some(order) => order,
         None => return Ok(()),
     };
+    finish(service, record, &order, &intent).await
+}
 
+/// Steps 3½ and 4: records the order, captures, and marks the session
+/// completed (the caller commits it with the order's state and event).
+async fn finish(
+    service: &CheckoutService,
+    record: &mut CheckoutRecord,
+    order: &CreatedOrder,
+    intent: &PaymentIntent,
+) -> Result<(), ServiceError> {
     record
         .completion
         .get_or_insert_with(Completion::default)
@@ -201,7 +215,7 @@ async fn steps(
         name: order.name.clone(),
     });
     service.save(record)?;
-    capture(service, record, &intent).await;
+    capture(service, record, intent).await;
     let facts = service.facts()?;
     let permalink = facts
         .url
@@ -462,7 +476,6 @@ async fn place_order(
     record: &mut CheckoutRecord,
     quote: &Quote,
     intent: &PaymentIntent,
-    credential: &crate::checkout::model::PaymentCredential,
 ) -> Result<Option<CreatedOrder>, ServiceError> {
     let session_id = record.session.id.clone();
     let shopify = &service.deps.shopify;
@@ -497,7 +510,7 @@ async fn place_order(
         checkout_session_id: session_id.clone(),
         quote: quote.clone(),
         shipping_address: record.session.address.clone(),
-        billing_address: credential.billing_address.clone(),
+        billing_address: completion.billing_address.clone(),
         buyer,
         payment: PaymentRecord {
             amount: quote.total,
@@ -664,4 +677,129 @@ async fn capture(service: &CheckoutService, record: &mut CheckoutRecord, intent:
             );
         }
     }
+}
+
+/// What [`resume`] did with a session left `complete_in_progress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Resumed {
+    /// The order exists (found or created) and the session is completed.
+    Completed,
+    /// No authorization stands: the session is payable again (or, when the
+    /// order could not be placed, back to the cart with the money released).
+    Released,
+    /// Not decidable yet (an order request whose outcome is still unknown,
+    /// an upstream outage); the next run looks again.
+    Waiting(String),
+}
+
+/// Finishes a complete that stopped part-way and that the agent did not
+/// retry: with the session's stored quote, addresses and authorization,
+/// without a payment token. An authorization of the session is adopted
+/// (also one whose answer was lost, found by search); without one nothing
+/// can be charged, so the session becomes payable again.
+pub(super) async fn resume(
+    service: &CheckoutService,
+    record: &mut CheckoutRecord,
+) -> Result<Resumed, ServiceError> {
+    let session_id = record.session.id.clone();
+    let Some(quote) = record.quote.clone() else {
+        return Err(AcpError::internal().into());
+    };
+    let completion = record.completion.clone().unwrap_or_default();
+    let intent = match &completion.payment_intent {
+        Some(id) => Some(
+            service
+                .deps
+                .stripe
+                .retrieve(id)
+                .await
+                .map_err(|e| stripe_unavailable(&e))?,
+        ),
+        None => find_live(service, &session_id).await?,
+    };
+    let intent = intent.filter(|i| {
+        matches!(
+            i.status,
+            PaymentIntentStatus::RequiresCapture | PaymentIntentStatus::Succeeded
+        )
+    });
+    let Some(intent) = intent else {
+        if completion.order_requested && look_up(service, &session_id).await?.is_some() {
+            return Ok(Resumed::Waiting(
+                "an order exists but the session's authorization is gone".to_owned(),
+            ));
+        }
+        next_attempt(record);
+        payment_problem(
+            record,
+            ErrorCode::PaymentDeclined,
+            "The payment did not go through; complete the checkout again.",
+        );
+        if let Some(c) = record.completion.as_mut() {
+            c.order_requested = false;
+            c.order_requested_at = None;
+        }
+        return Ok(Resumed::Released);
+    };
+    if intent.amount != quote.total {
+        return Ok(Resumed::Waiting(format!(
+            "authorization {} is for another amount than the quote",
+            intent.id
+        )));
+    }
+    if completion.payment_intent.as_deref() != Some(intent.id.as_str()) {
+        record
+            .completion
+            .get_or_insert_with(Completion::default)
+            .payment_intent = Some(intent.id.clone());
+        service.save(record)?;
+    }
+    let placed = match place_order(service, record, &quote, &intent).await {
+        Ok(placed) => placed,
+        Err(ServiceError::Acp(e)) => {
+            return Ok(Resumed::Waiting(format!(
+                "the order could not be placed yet: {}",
+                e.message
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    match placed {
+        Some(order) => {
+            finish(service, record, &order, &intent).await?;
+            Ok(Resumed::Completed)
+        }
+        None => Ok(Resumed::Released),
+    }
+}
+
+/// Captures a completed session's authorization when an earlier capture
+/// failed; whether it is captured now.
+pub(super) async fn capture_if_needed(
+    service: &CheckoutService,
+    record: &mut CheckoutRecord,
+) -> bool {
+    retry_capture(service, record).await;
+    record.completion.as_ref().is_some_and(|c| c.captured)
+}
+
+/// Cancels an authorization that belongs to no order (idempotent per
+/// PaymentIntent). The caller made sure no order was placed with it.
+pub(super) async fn void_orphan(
+    service: &CheckoutService,
+    session_id: &str,
+    intent_id: &str,
+) -> Result<(), StripeError> {
+    let k = IdempotencyKey::new(format!("acp:{session_id}:reconcile-void:{intent_id}")).map_err(
+        |_| StripeError::InvalidArgument {
+            reason: "the void key is too long".to_owned(),
+        },
+    )?;
+    metrics::counter!(CHECKOUT_VOIDS_TOTAL, "shop" => service.shop().to_string()).increment(1);
+    service
+        .deps
+        .stripe
+        .cancel(intent_id, Some(CancellationReason::Abandoned), &k)
+        .await
+        .map(|_| ())
 }

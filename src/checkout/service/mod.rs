@@ -16,6 +16,7 @@
 
 mod complete;
 mod pricing;
+mod reconcile;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+pub use reconcile::{CheckoutReconcile, Unresolved};
 
 use super::error::AcpError;
 use super::model::{
@@ -73,6 +76,9 @@ pub struct Completion {
     pub order_requested_at: Option<DateTime<Utc>>,
     pub order: Option<CreatedOrderRef>,
     pub captured: bool,
+    /// The billing address of the payment credential, for the order.
+    #[serde(default)]
+    pub billing_address: Option<crate::domain::PostalAddress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +213,11 @@ impl CheckoutService {
 
     pub fn shop(&self) -> &ShopId {
         &self.deps.shop
+    }
+
+    /// The shop's Shopify client.
+    pub fn shopify(&self) -> &ShopifyClient {
+        &self.deps.shopify
     }
 
     pub fn settings(&self) -> &CheckoutSettings {
@@ -355,6 +366,33 @@ impl CheckoutService {
             idempotency,
             Some((&order, event.as_ref())),
         )
+    }
+
+    /// Commits a completed session with its order state and event outside
+    /// a request (reconciliation); whether the event was enqueued.
+    fn commit_with_order(
+        &self,
+        record: &CheckoutRecord,
+        order: &OrderState,
+        event: Option<&OrderEvent>,
+    ) -> Result<bool, StoreError> {
+        let enqueued = self.deps.store.commit_checkout_with_order(
+            &self.deps.shop,
+            &record.session.id,
+            record,
+            None,
+            OrderCommit {
+                order_id: &order.id,
+                order,
+                event,
+            },
+            Utc::now(),
+        )?;
+        self.saved(record, None);
+        if enqueued.is_some() {
+            self.deps.order_events.wake();
+        }
+        Ok(enqueued.is_some())
     }
 
     fn answer_with_order(

@@ -602,6 +602,7 @@ fn resolve_variant<'a>(
 ) -> Result<Resolved<'a>, String> {
     match field {
         "id" => leaf(v.gid()),
+        "legacyResourceId" => leaf(v.id.to_string()),
         "title" => leaf(v.title.as_str()),
         "sku" => opt_leaf(v.sku.as_deref()),
         "barcode" => opt_leaf(v.barcode.as_deref()),

@@ -145,6 +145,11 @@ struct Call<'a> {
 
 /// Exponential back-off with "equal jitter": half the step plus a random
 /// share of the other half, so waits grow but retries do not align.
+/// `value` as a quoted string of Stripe's search query language.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 fn backoff(retry: u32, policy: &RetryPolicy) -> Duration {
     let factor = 1u32
         .checked_shl(retry.saturating_sub(1).min(16))
@@ -520,8 +525,27 @@ impl StripeClient {
                 reason: format!("metadata key `{key}` cannot be searched"),
             });
         }
-        let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
-        let query = format!("metadata['{key}']:'{escaped}'");
+        let query = format!("metadata['{key}']:{}", quoted(value));
+        self.search(&query).await
+    }
+
+    /// PaymentIntents of this shop (metadata `shop`) that are authorized
+    /// and not captured: what the reconciliation job checks for
+    /// authorizations without an order. Newest first; search lags writes.
+    ///
+    /// # Errors
+    /// See [`StripeError`].
+    #[tracing::instrument(skip_all, fields(stripe.operation = "search"), err(level = "warn"))]
+    pub async fn uncaptured_for_shop(&self, shop: &str) -> Result<Vec<PaymentIntent>, StripeError> {
+        let query = format!(
+            "metadata['shop']:{} AND status:'requires_capture'",
+            quoted(shop)
+        );
+        self.search(&query).await
+    }
+
+    /// Every PaymentIntent matching a search `query`, following pages.
+    async fn search(&self, query: &str) -> Result<Vec<PaymentIntent>, StripeError> {
         let mut found = Vec::new();
         let mut page: Option<String> = None;
         for _ in 0..MAX_SEARCH_PAGES {
@@ -529,7 +553,7 @@ impl StripeClient {
             {
                 let mut pairs = url.query_pairs_mut();
                 pairs
-                    .append_pair("query", &query)
+                    .append_pair("query", query)
                     .append_pair("limit", "100");
                 if let Some(page) = &page {
                     pairs.append_pair("page", page);

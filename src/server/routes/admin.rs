@@ -68,6 +68,23 @@ pub async fn sync(
         .map_err(ApiError::Unavailable)
 }
 
+/// Runs the shop's reconciliation now and answers its report.
+pub async fn reconcile(
+    State(state): State<ServerState>,
+    Path(shop): Path<String>,
+) -> Result<Json<crate::orders::ReconcileReport>, ApiError> {
+    let entry = state
+        .checkout
+        .get(&shop)
+        .ok_or_else(|| ApiError::NotFound(format!("shop `{shop}` has no checkout")))?;
+    entry
+        .reconciler
+        .run_once()
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Unavailable(format!("reconciliation failed: {e}")))
+}
+
 pub async fn report(
     State(state): State<ServerState>,
     Path(shop): Path<String>,

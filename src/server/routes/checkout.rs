@@ -33,6 +33,9 @@ use crate::store::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart};
 #[derive(Clone)]
 pub struct CheckoutEntry {
     pub service: Arc<CheckoutService>,
+    /// The shop's reconciliation job (run periodically by `app`, on demand
+    /// through the admin API).
+    pub reconciler: Arc<crate::orders::Reconciler>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -41,6 +44,7 @@ impl CheckoutEntry {
         let per_minute =
             NonZeroU32::new(service.settings().requests_per_minute).unwrap_or(NonZeroU32::MIN);
         CheckoutEntry {
+            reconciler: Arc::new(crate::orders::Reconciler::new(service.clone())),
             service,
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
         }

@@ -130,6 +130,17 @@ pub struct OrderCreate;
 )]
 pub struct OrdersByQuery;
 
+/// ACP orders changed since a time, with fulfillments and refunds
+/// (`orders_changed.graphql`).
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/shopify/schema.graphql",
+    query_path = "queries/shopify/orders_changed.graphql",
+    response_derives = "Debug, Clone",
+    variables_derives = "Debug, Clone"
+)]
+pub struct OrdersChanged;
+
 /// The bulk inner query document with its `__PUBLICATION_ID__` placeholder.
 pub const BULK_PRODUCTS_TEMPLATE: &str =
     include_str!("../../../queries/shopify/bulk_products.graphql");

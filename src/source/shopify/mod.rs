@@ -25,6 +25,7 @@ mod client;
 mod error;
 mod gql;
 mod map;
+mod order_changes;
 mod orders;
 mod orders_map;
 mod paging;
@@ -47,10 +48,11 @@ pub use client::{
 pub use error::{MapError, ShopifyError, UserError};
 pub use gql::bulk_products_query;
 pub use map::{gid_parts, numeric_id};
+pub use order_changes::{ChangedOrder, ChangedOrders};
 pub use orders::{
     AddressField, CreatedOrder, OrderRequest, PaymentKind, PaymentRecord, PaymentStatus,
     QuoteOutcome, QuoteProblem, QuoteProblemKind, QuoteRequest,
 };
-pub use orders_map::{AUTOMATIC_DISCOUNT_CODE, CHECKOUT_ATTRIBUTE, checkout_tag};
+pub use orders_map::{ACP_ORDER_TAG, AUTOMATIC_DISCOUNT_CODE, CHECKOUT_ATTRIBUTE, checkout_tag};
 pub use throttle::{QueryCost, ThrottleStats, ThrottleStatus};
 pub use webhooks::{CATALOG_TOPICS, ORDER_TOPICS, Registration, WebhookSubscriptionTopic};

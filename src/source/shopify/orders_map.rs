@@ -27,6 +27,10 @@ pub fn checkout_tag(checkout_session_id: &str) -> String {
     format!("acp:{checkout_session_id}")
 }
 
+/// The tag every order placed through ACP checkout carries, so the
+/// reconciliation job can ask Shopify for the ACP orders that changed.
+pub const ACP_ORDER_TAG: &str = "acp";
+
 /// The order custom attribute that carries the checkout session id.
 pub const CHECKOUT_ATTRIBUTE: &str = "acp_checkout_session_id";
 
@@ -679,7 +683,10 @@ pub(crate) fn order_input(
         shipping_lines: Some(shipping_lines),
         source_identifier: Some(req.checkout_session_id.clone()),
         source_name: None,
-        tags: Some(vec![checkout_tag(&req.checkout_session_id)]),
+        tags: Some(vec![
+            ACP_ORDER_TAG.to_owned(),
+            checkout_tag(&req.checkout_session_id),
+        ]),
         taxes_included: Some(quote.taxes_included),
         tax_lines: None,
         test: Some(req.test),

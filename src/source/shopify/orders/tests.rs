@@ -340,7 +340,7 @@ async fn an_order_matches_its_quote_to_the_cent_and_claims_stock() {
         order.inventory_behaviour,
         InventoryBehaviour::DecrementObeyingPolicy
     );
-    assert_eq!(order.tags, ["acp:cs_round"]);
+    assert_eq!(order.tags, ["acp", "acp:cs_round"]);
     assert_eq!(order.source_identifier.as_deref(), Some("cs_round"));
     assert_eq!(order.financial_status, "PAID");
     let payment = &order.transactions[0];

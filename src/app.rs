@@ -29,7 +29,7 @@ use crate::payment::stripe::{StripeClient, StripeSettings};
 use crate::scheduler::{SchedulerHandle, spawn_shop_scheduler};
 use crate::server::{CheckoutEntry, ServerState, ShopEntry, admin_router, public_router};
 use crate::store::Store;
-use crate::sync::ShopSync;
+use crate::sync::{EtsySync, ShopSync};
 
 /// File in the data directory holding the running daemon's admin address.
 pub const ADMIN_ADDR_FILE: &str = "admin.addr";
@@ -58,6 +58,8 @@ pub struct Application {
     admin_addr: SocketAddr,
     extra_public_routes: Option<Router>,
     jobs: Vec<Arc<ShopSync>>,
+    /// Etsy shops: one app (and quota) shared by all of them.
+    etsy_jobs: Vec<Arc<EtsySync>>,
     checkout: BTreeMap<String, CheckoutEntry>,
     /// One order-webhook worker per shop with checkout.
     order_workers: Vec<DeliveryWorker>,
@@ -126,6 +128,20 @@ impl Application {
             }
             jobs.push(Arc::new(job));
         }
+        let mut etsy_jobs = Vec::new();
+        if let Some(cfg) = settings
+            .etsy
+            .as_ref()
+            .filter(|_| !settings.etsy_shops.is_empty())
+        {
+            let etsy = crate::source::etsy::EtsyApp::new(crate::sync::etsy_app_settings(cfg))
+                .context("building the Etsy client")?;
+            for shop in settings.etsy_shops.iter().filter(|s| s.enabled) {
+                etsy_jobs.push(Arc::new(EtsySync::new(shop.clone(), &etsy, store.clone())));
+            }
+            // Etsy tokens live in the store: keep its directory private.
+            store.secure_permissions();
+        }
         Ok(Application {
             settings,
             store,
@@ -135,6 +151,7 @@ impl Application {
             admin_addr,
             extra_public_routes: options.extra_public_routes,
             jobs,
+            etsy_jobs,
             checkout,
             order_workers,
             no_initial_sync: options.no_initial_sync,
@@ -206,6 +223,18 @@ impl Application {
                     .run(!self.no_initial_sync, scheduler_token.child_token()),
             );
         }
+        for job in &self.etsy_jobs {
+            let shop = job.shop_id().clone();
+            let (handle, fut) = spawn_shop_scheduler(
+                shop.clone(),
+                job.schedule().clone(),
+                job.clone(),
+                !self.no_initial_sync,
+                scheduler_token.child_token(),
+            );
+            schedulers.spawn(fut);
+            handles.insert(shop.to_string(), handle);
+        }
         if !self.checkout.is_empty() {
             let services: Vec<_> = self.checkout.values().map(|e| e.service.clone()).collect();
             schedulers.spawn(prune_idempotency_keys(
@@ -238,6 +267,21 @@ impl Application {
                     },
                 )
             })
+            .chain(self.settings.etsy_shops.iter().map(|s| {
+                (
+                    s.id.to_string(),
+                    ShopEntry {
+                        id: s.id.clone(),
+                        enabled: s.enabled,
+                        feed_token: s.feed.bearer_token.clone(),
+                        scheduler: handles.get(s.id.as_str()).cloned(),
+                        // No Shopify webhooks for Etsy shops: without a
+                        // secret every delivery is refused.
+                        shop_domain: String::new(),
+                        webhook_secret: None,
+                    },
+                )
+            }))
             .collect();
         let state = ServerState {
             store: self.store.clone(),
@@ -283,6 +327,7 @@ impl Application {
             public.addr = %self.public_addr,
             admin.addr = %self.admin_addr,
             shops = self.jobs.len(),
+            etsy_shops = self.etsy_jobs.len(),
             "acp-bridge running"
         );
 

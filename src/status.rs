@@ -32,6 +32,62 @@ pub struct ShopStatus {
     /// The last reconciliation of the shop's checkouts and orders.
     #[serde(default)]
     pub reconcile: Option<crate::orders::ReconcileReport>,
+    /// Etsy login and quota state (Etsy shops only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etsy: Option<EtsyStatus>,
+}
+
+/// What an Etsy shop's operator needs to see: whether the shop is logged
+/// in, when its tokens expire, and the app's daily quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtsyStatus {
+    pub logged_in: bool,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// Set when Etsy refused the refresh token.
+    pub login_required: Option<String>,
+    pub limit_per_day: Option<u64>,
+    pub remaining_today: Option<u64>,
+    pub quota_exhausted_until: Option<DateTime<Utc>>,
+    /// "daily quota exhausted until …", "ok", or what the login needs.
+    pub message: String,
+    /// Listings left out because their price could not be converted.
+    pub rejected_listings: Vec<crate::store::RejectedListing>,
+}
+
+/// The Etsy part of a shop's status, when the shop has Etsy tokens or
+/// state.
+///
+/// # Errors
+/// Store I/O.
+pub fn etsy_status(store: &Store, shop: &ShopId) -> Result<Option<EtsyStatus>, StoreError> {
+    let tokens = store.etsy_tokens(shop)?;
+    let state = store.etsy_state(shop)?;
+    if tokens.is_none() && state == crate::store::EtsyShopState::default() {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let exhausted = state.quota_exhausted_until.filter(|t| *t > now);
+    let message = match (&tokens, &state.login_required, exhausted) {
+        (None, _, _) => "not logged in: run `acp-bridge etsy login`".to_owned(),
+        (_, Some(reason), _) => format!("login required: {reason}"),
+        (_, _, Some(until)) => format!(
+            "daily quota exhausted until {}",
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        _ => "ok".to_owned(),
+    };
+    Ok(Some(EtsyStatus {
+        logged_in: tokens.is_some() && state.login_required.is_none(),
+        access_expires_at: tokens.as_ref().map(|t| t.access_expires_at),
+        refresh_expires_at: tokens.as_ref().map(|t| t.refresh_expires_at),
+        login_required: state.login_required,
+        limit_per_day: state.limit_per_day,
+        remaining_today: state.remaining_today,
+        quota_exhausted_until: exhausted,
+        message,
+        rejected_listings: state.rejected,
+    }))
 }
 
 /// Whether `shop` has a published feed or a recorded error: `/readyz`'s
@@ -70,6 +126,7 @@ pub fn shop_status(store: &Store, shop: &ShopId, enabled: bool) -> Result<ShopSt
         feed,
         held_feed: store.held_feed(shop)?,
         reconcile: crate::orders::reconcile::last_report(store, shop)?,
+        etsy: etsy_status(store, shop)?,
     })
 }
 
@@ -122,6 +179,22 @@ pub fn render_table(statuses: &[ShopStatus]) -> String {
         }
         if let Some(r) = &s.reconcile {
             render_reconcile(&mut out, r, ago(r.finished_at));
+        }
+        if let Some(e) = &s.etsy {
+            let _ = writeln!(out, "  etsy                {}", e.message);
+            if let (Some(left), Some(limit)) = (e.remaining_today, e.limit_per_day) {
+                let _ = writeln!(
+                    out,
+                    "  etsy quota          {left} of {limit} requests left today"
+                );
+            }
+            for r in &e.rejected_listings {
+                let _ = writeln!(
+                    out,
+                    "  etsy listing left out {}: {}",
+                    r.listing_id, r.message
+                );
+            }
         }
         match &s.last_error {
             Some(e) => {
@@ -196,6 +269,7 @@ mod tests {
             last_error: None,
             feed: None,
             held_feed: None,
+            etsy: None,
             reconcile: Some(ReconcileReport {
                 finished_at: Some(Utc::now()),
                 checkout: CheckoutReconcile {

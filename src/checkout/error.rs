@@ -111,6 +111,20 @@ impl AcpError {
         )
     }
 
+    /// 400 `item_not_purchasable` at `param`: the item is an Etsy listing.
+    /// Etsy has no API through which another channel can create an order,
+    /// so Etsy items are bought on Etsy, at the listing page the feed links.
+    pub fn etsy_item(param: impl Into<String>, item_id: &str) -> Self {
+        AcpError::invalid_request(
+            "item_not_purchasable",
+            format!(
+                "Item {item_id} is an Etsy listing and cannot be bought through this checkout: \
+                 Etsy accepts orders only on etsy.com. Send the buyer to the item's url from the feed."
+            ),
+        )
+        .with_param(param)
+    }
+
     /// 400 `invalid_json`: the body is not JSON (or is empty).
     pub fn invalid_json(message: impl Into<String>) -> Self {
         AcpError::invalid_request("invalid_json", message)

@@ -71,7 +71,15 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
         }
     }
     let stripe = StripeEmulator::new(StripeEmulatorConfig::default());
+    let store = crate::store::Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the store at {}", settings.data_dir.display()))?;
+    let etsy_base = connect_etsy_demo(&mut settings, &store).await?;
 
+    let settings_etsy_ids: Vec<String> = settings
+        .etsy_shops
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
     let app = Application::build(
         settings,
         AppOptions {
@@ -81,6 +89,7 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
                     .nest(EMULATOR_PREFIX, emulator.router())
                     .nest(STRIPE_PREFIX, stripe.router()),
             ),
+            store: Some(store),
             ..AppOptions::default()
         },
     )
@@ -91,6 +100,11 @@ pub async fn run(listen: SocketAddr, data_dir: Option<PathBuf>) -> anyhow::Resul
     println!("Feeds (published within a few seconds; /readyz turns 200 then):");
     for file in crate::feed::FeedFormat::ALL.map(crate::feed::FeedFormat::file_name) {
         println!("  http://{addr}/feeds/demo/{file}");
+    }
+    for shop in &settings_etsy_ids {
+        println!(
+            "Etsy shop: http://{addr}/feeds/{shop}/openai.jsonl.gz  (never checkout-eligible; Etsy emulator at {etsy_base})"
+        );
     }
     println!("Health:    http://{addr}/healthz   http://{addr}/readyz");
     println!(
@@ -138,4 +152,60 @@ pub async fn run_emulator(
     println!("listening on http://{addr}");
     crate::emulator::shopify::serve(listener, emulator, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the Etsy emulator (sample shop, auto-approved consent) on its own
+/// loopback port, points the demo's Etsy settings at it, and connects every
+/// Etsy shop through the real PKCE flow before the daemon starts. Returns
+/// the emulator's base URL.
+async fn connect_etsy_demo(
+    settings: &mut Settings,
+    store: &crate::store::Store,
+) -> anyhow::Result<String> {
+    use crate::emulator::etsy::{EtsyEmulator, EtsyEmulatorConfig, EtsyShopData};
+    let Some(app_cfg) = settings.etsy.as_mut() else {
+        return Ok(String::new());
+    };
+    let emulator_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", emulator_listener.local_addr()?);
+    let callback = TcpListener::bind("127.0.0.1:0").await?;
+    let redirect = Url::parse(&format!("http://{}/etsy/callback", callback.local_addr()?))?;
+    let mut config = EtsyEmulatorConfig::with_data(EtsyShopData::sample());
+    config.keystring.clone_from(&app_cfg.keystring);
+    config.shared_secret = secrecy::ExposeSecret::expose_secret(&app_cfg.shared_secret).to_owned();
+    config.redirect_uris = vec![redirect.to_string()];
+    config.auto_approve = true;
+    let emulator = EtsyEmulator::new(config);
+    let router = emulator.router();
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(emulator_listener, router).await {
+            tracing::error!(error = %e, "the Etsy emulator stopped");
+        }
+    });
+    app_cfg.api_base_url = Some(Url::parse(&base)?);
+    app_cfg.connect_url = Some(Url::parse(&format!("{base}/oauth/connect"))?);
+    app_cfg.redirect_uri = redirect.clone();
+    let app = crate::source::etsy::EtsyApp::new(crate::sync::etsy_app_settings(app_cfg))?;
+    for shop in &mut settings.etsy_shops {
+        shop.etsy_shop_id = emulator.shop_id();
+        super::etsy::login_flow(
+            &app,
+            store,
+            shop,
+            redirect.clone(),
+            &callback,
+            std::time::Duration::from_secs(30),
+            |url| {
+                // The browser's part: follow the emulator's redirect back.
+                tokio::spawn(async move {
+                    if let Err(e) = reqwest::get(url).await {
+                        tracing::warn!(error = %e, "the demo's consent request failed");
+                    }
+                });
+            },
+        )
+        .await
+        .with_context(|| format!("connecting the demo Etsy shop {}", shop.id))?;
+    }
+    Ok(base)
 }

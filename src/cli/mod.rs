@@ -6,6 +6,7 @@
 
 mod access;
 mod demo;
+pub mod etsy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,11 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Etsy shops: connect one through Etsy's consent flow.
+    Etsy {
+        #[command(subcommand)]
+        command: EtsyCommand,
+    },
     /// Serve only the Shopify emulator (for benchmarks and experiments).
     Emulator {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -137,6 +143,18 @@ pub enum FeedCommand {
         shop: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EtsyCommand {
+    /// Print the consent URL, wait for the seller's approval on the
+    /// redirect URI's loopback port, and save the shop's tokens.
+    Login {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        shop: String,
     },
 }
 
@@ -237,6 +255,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Etsy {
+            command: EtsyCommand::Login { config, shop },
+        } => {
+            let settings = load(&config)?;
+            crate::telemetry::init(LogFormat::Pretty, "warn,acp_bridge=info");
+            etsy::login(&settings, &shop).await
         }
         Command::Demo { listen, data_dir } => demo::run(listen, data_dir).await,
         Command::Emulator {

@@ -66,6 +66,10 @@ pub struct Settings {
     /// systemd's `TimeoutStopSec`.
     pub shutdown_deadline: Duration,
     pub shops: Vec<ShopSettings>,
+    /// The Etsy app (`[etsy]`), needed when any shop is an Etsy shop.
+    pub etsy: Option<EtsyAppConfig>,
+    /// Shops with a `[shops.etsy]` section (ids unique across both lists).
+    pub etsy_shops: Vec<EtsyShopSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +177,61 @@ pub struct ShopSettings {
     pub policy_overrides: ShopPolicies,
     /// ACP checkout for this shop; `None` when not configured or disabled.
     pub checkout: Option<CheckoutSettings>,
+}
+
+/// The Etsy app every Etsy shop uses: one keystring and shared secret, so
+/// one per-app quota shared by all Etsy shops.
+#[derive(Clone)]
+pub struct EtsyAppConfig {
+    /// The app's keystring (OAuth `client_id`).
+    pub keystring: String,
+    /// The app's shared secret (second half of `x-api-key`).
+    pub shared_secret: SecretString,
+    /// Override of `https://api.etsy.com` (the emulator).
+    pub api_base_url: Option<Url>,
+    /// Override of `https://www.etsy.com/oauth/connect`.
+    pub connect_url: Option<Url>,
+    /// Where Etsy sends the seller back after consent; must be registered
+    /// on the app. `etsy login` listens on its loopback port.
+    pub redirect_uri: Url,
+    pub scopes: Vec<String>,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_retries: u32,
+    /// Requests per second until Etsy's headers say otherwise.
+    pub requests_per_second: u32,
+    /// How long an exhausted daily quota is left alone without a
+    /// `Retry-After` (Etsy frees its rolling day in buckets).
+    pub quota_recheck: Duration,
+    /// How long `etsy login` waits for the seller's approval.
+    pub login_timeout: Duration,
+}
+
+impl fmt::Debug for EtsyAppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtsyAppConfig")
+            .field("keystring", &self.keystring)
+            .field("shared_secret", &"[redacted]")
+            .field("api_base_url", &self.api_base_url)
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One Etsy shop. Its feed rows are never checkout-eligible: Etsy has no
+/// API to create an order, so buyers are sent to the listing on Etsy.
+#[derive(Debug, Clone)]
+pub struct EtsyShopSettings {
+    pub id: ShopId,
+    pub enabled: bool,
+    /// The numeric Etsy shop id.
+    pub etsy_shop_id: u64,
+    pub schedule: ScheduleSettings,
+    /// `checkout_eligible` is always false; `url_params` are the
+    /// attribution parameters added to every listing URL.
+    pub feed: FeedSettings,
+    pub policy_overrides: ShopPolicies,
 }
 
 /// What to do with a request's `Signature` header.
@@ -378,6 +437,10 @@ impl Settings {
 
     pub fn shop(&self, id: &str) -> Option<&ShopSettings> {
         self.shops.iter().find(|s| s.id.as_str() == id)
+    }
+
+    pub fn etsy_shop(&self, id: &str) -> Option<&EtsyShopSettings> {
+        self.etsy_shops.iter().find(|s| s.id.as_str() == id)
     }
 }
 

@@ -22,6 +22,8 @@ pub struct RawSettings {
     pub shutdown: RawShutdown,
     #[serde(default)]
     pub shops: Vec<RawShop>,
+    /// The Etsy app shared by every Etsy shop.
+    pub etsy: Option<RawEtsyApp>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,8 +82,8 @@ pub struct RawShop {
     pub id: Option<String>,
     pub enabled: Option<bool>,
     pub platform: Option<String>,
-    #[serde(default)]
-    pub shopify: RawShopify,
+    pub shopify: Option<RawShopify>,
+    pub etsy: Option<RawEtsyShop>,
     #[serde(default)]
     pub schedule: RawSchedule,
     #[serde(default)]
@@ -210,4 +212,27 @@ pub struct RawPolicies {
     pub privacy_url: Option<String>,
     pub terms_url: Option<String>,
     pub shipping_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtsyApp {
+    pub keystring: Option<String>,
+    pub shared_secret: Option<RawSecret>,
+    pub api_base_url: Option<String>,
+    pub connect_url: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub request_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+    pub requests_per_second: Option<u32>,
+    pub quota_recheck_secs: Option<u64>,
+    pub login_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtsyShop {
+    pub shop_id: Option<u64>,
 }

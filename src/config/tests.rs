@@ -387,3 +387,89 @@ fn reconciliation_takes_its_schedule_per_shop_and_refuses_nonsense() {
         assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
     }
 }
+
+const ETSY: &str = r#"
+[etsy]
+keystring = "abc123"
+shared_secret = { env = "ETSY_SECRET" }
+
+[[shops]]
+id = "acme"
+[shops.shopify]
+shop_domain = "acme.myshopify.com"
+access_token = "shpat_x"
+
+[[shops]]
+id = "crafts"
+[shops.etsy]
+shop_id = 51234567
+[shops.feed]
+url_params = { utm_source = "chatgpt" }
+"#;
+
+fn etsy_env(name: &str) -> Option<String> {
+    (name == "ETSY_SECRET").then(|| "s3cret".to_owned())
+}
+
+fn validate_etsy(text: &str) -> Result<Settings, Vec<String>> {
+    let raw: RawSettings = toml::Value::Table(parse_table(text, "test").unwrap())
+        .try_into()
+        .unwrap();
+    validate::validate(raw, None, &etsy_env)
+}
+
+#[test]
+fn etsy_shops_land_in_their_own_list_with_the_shared_app() {
+    let s = validate_etsy(ETSY).unwrap();
+    assert_eq!(s.shops.len(), 1);
+    assert_eq!(s.etsy_shops.len(), 1);
+    let shop = s.etsy_shop("crafts").unwrap();
+    assert_eq!(shop.etsy_shop_id, 51234567);
+    assert!(!shop.feed.checkout_eligible);
+    let app = s.etsy.as_ref().unwrap();
+    assert_eq!(app.keystring, "abc123");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&app.shared_secret),
+        "s3cret"
+    );
+    assert_eq!(
+        app.redirect_uri.as_str(),
+        "http://localhost:3003/etsy/callback"
+    );
+    assert!(!format!("{app:?}").contains("s3cret"));
+}
+
+#[test]
+fn etsy_shop_mistakes_are_reported() {
+    let both = ETSY.replace("[shops.etsy]\nshop_id = 51234567", "[shops.etsy]\nshop_id = 1\n[shops.shopify]\nshop_domain = \"x.myshopify.com\"\naccess_token = \"t\"");
+    let problems = validate_etsy(&both).unwrap_err().join("\n");
+    assert!(problems.contains("exactly one"), "{problems}");
+
+    let neither = "[[shops]]\nid = \"x\"\n";
+    let problems = validate_etsy(neither).unwrap_err().join("\n");
+    assert!(
+        problems.contains("[shops.shopify] or a [shops.etsy]"),
+        "{problems}"
+    );
+
+    let no_app = ETSY.replace(
+        "[etsy]\nkeystring = \"abc123\"\nshared_secret = { env = \"ETSY_SECRET\" }\n",
+        "",
+    );
+    let problems = validate_etsy(&no_app).unwrap_err().join("\n");
+    assert!(problems.contains("[etsy] app section"), "{problems}");
+
+    let checkout = ETSY.replace(
+        "url_params = { utm_source = \"chatgpt\" }",
+        "checkout_eligible = true",
+    );
+    let problems = validate_etsy(&checkout).unwrap_err().join("\n");
+    assert!(
+        problems.contains("cannot be true for an Etsy shop"),
+        "{problems}"
+    );
+
+    let duplicate = ETSY.replace("id = \"crafts\"", "id = \"acme\"");
+    let problems = validate_etsy(&duplicate).unwrap_err().join("\n");
+    assert!(problems.contains("duplicate shop id"), "{problems}");
+}

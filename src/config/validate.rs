@@ -9,14 +9,14 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::raw::{
-    RawCheckout, RawFeed, RawOrderWebhooks, RawPolicies, RawReconcile, RawSchedule, RawSecret,
-    RawShop, RawShopify,
+    RawCheckout, RawEtsyApp, RawEtsyShop, RawFeed, RawOrderWebhooks, RawPolicies, RawReconcile,
+    RawSchedule, RawSecret, RawShop, RawShopify,
 };
 use super::{
-    AdminSettings, AgentSettings, AgentWebhook, CheckoutSettings, CronSchedule, FeedSettings,
-    LogFormat, OrderWebhookSettings, RawSettings, ReconcileSettings, ScheduleSettings,
-    ServerSettings, Settings, ShopSettings, ShopifyAuthSettings, ShopifySettings, SignaturePolicy,
-    StripeCheckoutSettings,
+    AdminSettings, AgentSettings, AgentWebhook, CheckoutSettings, CronSchedule, EtsyAppConfig,
+    EtsyShopSettings, FeedSettings, LogFormat, OrderWebhookSettings, RawSettings,
+    ReconcileSettings, ScheduleSettings, ServerSettings, Settings, ShopSettings,
+    ShopifyAuthSettings, ShopifySettings, SignaturePolicy, StripeCheckoutSettings,
 };
 use crate::domain::{ShopId, ShopPolicies};
 
@@ -75,7 +75,11 @@ pub(super) fn validate(
 
     let mut seen = HashSet::new();
     let mut shops = Vec::new();
-    for (i, shop) in raw.shops.into_iter().enumerate() {
+    let mut etsy_shops = Vec::new();
+    let etsy = raw
+        .etsy
+        .map(|app| validate_etsy_app(&mut p, "etsy", app, base_dir, env));
+    for (i, mut shop) in raw.shops.into_iter().enumerate() {
         let label = shop
             .id
             .clone()
@@ -84,6 +88,29 @@ pub(super) fn validate(
             && !seen.insert(id.clone())
         {
             p.add(&label, "duplicate shop id");
+        }
+        if shop.shopify.is_some() && shop.etsy.is_some() {
+            p.add(
+                &label,
+                "has both a [shops.shopify] and a [shops.etsy] section; a shop has exactly one",
+            );
+            continue;
+        }
+        if let Some(raw_etsy) = shop.etsy.take() {
+            if etsy.is_none() {
+                p.add(
+                    &format!("{label}.etsy"),
+                    "an Etsy shop needs the [etsy] app section (keystring, shared_secret)",
+                );
+            }
+            if let Some(s) = validate_etsy_shop(&mut p, &label, shop, raw_etsy, base_dir, env) {
+                etsy_shops.push(s);
+            }
+            continue;
+        }
+        if shop.shopify.is_none() {
+            p.add(&label, "needs a [shops.shopify] or a [shops.etsy] section");
+            continue;
         }
         if let Some(s) = validate_shop(&mut p, &label, shop, base_dir, env) {
             shops.push(s);
@@ -104,6 +131,8 @@ pub(super) fn validate(
         log_filter: raw.log.filter.unwrap_or_else(|| "info".to_owned()),
         shutdown_deadline: Duration::from_secs(raw.shutdown.deadline_secs.unwrap_or(20)),
         shops,
+        etsy: etsy.flatten(),
+        etsy_shops,
     };
     if p.0.is_empty() {
         Ok(settings)
@@ -232,7 +261,13 @@ fn validate_shop(
             format!("`{other}` is not supported by this build (supported: shopify)"),
         ),
     }
-    let shopify = validate_shopify(p, &format!("{label}.shopify"), raw.shopify, base_dir, env);
+    let shopify = validate_shopify(
+        p,
+        &format!("{label}.shopify"),
+        raw.shopify.unwrap_or_default(),
+        base_dir,
+        env,
+    );
     let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);
     let checkout_eligible = raw.feed.checkout_eligible.unwrap_or(false);
     let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
@@ -730,4 +765,149 @@ fn validate_policies(p: &mut Problems, key: &str, raw: RawPolicies) -> ShopPolic
         terms: one("terms_url", raw.terms_url),
         shipping: one("shipping_url", raw.shipping_url),
     }
+}
+
+fn validate_etsy_app(
+    p: &mut Problems,
+    key: &str,
+    raw: RawEtsyApp,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<EtsyAppConfig> {
+    let before = p.0.len();
+    let keystring = match raw.keystring {
+        Some(k) if !k.trim().is_empty() && !k.contains(':') => Some(k),
+        Some(_) => {
+            p.add(
+                &format!("{key}.keystring"),
+                "must be the app's keystring (no `:`)",
+            );
+            None
+        }
+        None => {
+            p.add(&format!("{key}.keystring"), "missing");
+            None
+        }
+    };
+    let shared_secret = match raw.shared_secret.as_ref() {
+        Some(s) => secret(p, &format!("{key}.shared_secret"), s, base_dir, env),
+        None => {
+            p.add(
+                &format!("{key}.shared_secret"),
+                "missing: Etsy requires `x-api-key: keystring:shared_secret` on every call",
+            );
+            None
+        }
+    };
+    let api_base_url = raw
+        .api_base_url
+        .as_deref()
+        .and_then(|u| url(p, &format!("{key}.api_base_url"), u));
+    let connect_url = raw
+        .connect_url
+        .as_deref()
+        .and_then(|u| url(p, &format!("{key}.connect_url"), u));
+    let redirect_text = raw
+        .redirect_uri
+        .unwrap_or_else(|| "http://localhost:3003/etsy/callback".to_owned());
+    let redirect_uri = url(p, &format!("{key}.redirect_uri"), &redirect_text);
+    if let Some(r) = &redirect_uri
+        && r.port_or_known_default().is_none()
+    {
+        p.add(&format!("{key}.redirect_uri"), "needs a port to listen on");
+    }
+    let scopes = raw.scopes.unwrap_or_else(|| {
+        crate::source::etsy::DEFAULT_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    });
+    for needed in crate::source::etsy::DEFAULT_SCOPES {
+        if !scopes.iter().any(|s| s == needed) {
+            p.add(
+                &format!("{key}.scopes"),
+                format!("must include `{needed}` (the catalog sync reads with it)"),
+            );
+        }
+    }
+    let requests_per_second = raw.requests_per_second.unwrap_or(10);
+    if requests_per_second == 0 {
+        p.add(&format!("{key}.requests_per_second"), "must be positive");
+    }
+    if p.0.len() != before {
+        return None;
+    }
+    Some(EtsyAppConfig {
+        keystring: keystring?,
+        shared_secret: shared_secret?,
+        api_base_url,
+        connect_url,
+        redirect_uri: redirect_uri?,
+        scopes,
+        request_timeout: Duration::from_millis(raw.request_timeout_ms.unwrap_or(30_000)),
+        connect_timeout: Duration::from_millis(raw.connect_timeout_ms.unwrap_or(5_000)),
+        max_retries: raw.max_retries.unwrap_or(5),
+        requests_per_second,
+        quota_recheck: Duration::from_secs(raw.quota_recheck_secs.unwrap_or(7_200)),
+        login_timeout: Duration::from_secs(raw.login_timeout_secs.unwrap_or(600)),
+    })
+}
+
+fn validate_etsy_shop(
+    p: &mut Problems,
+    label: &str,
+    raw: RawShop,
+    etsy: RawEtsyShop,
+    base_dir: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Option<EtsyShopSettings> {
+    let before = p.0.len();
+    let id = match raw.id.as_deref() {
+        None => {
+            p.add(label, "missing `id`");
+            None
+        }
+        Some(id) => ShopId::parse(id).map_err(|e| p.add(label, e)).ok(),
+    };
+    if let Some(platform) = raw.platform.as_deref()
+        && platform != "etsy"
+    {
+        p.add(
+            &format!("{label}.platform"),
+            format!("`{platform}` does not match the [shops.etsy] section"),
+        );
+    }
+    let etsy_shop_id = etsy.shop_id.filter(|id| *id > 0);
+    if etsy_shop_id.is_none() {
+        p.add(
+            &format!("{label}.etsy.shop_id"),
+            "missing (the numeric Etsy shop id)",
+        );
+    }
+    if raw.feed.checkout_eligible == Some(true) {
+        p.add(
+            &format!("{label}.feed.checkout_eligible"),
+            "cannot be true for an Etsy shop: Etsy has no API to create an order, so buyers check out on Etsy",
+        );
+    }
+    if raw.checkout.is_some() {
+        p.add(
+            &format!("{label}.checkout"),
+            "Etsy shops cannot take ACP checkouts (Etsy has no API to create an order); remove the section",
+        );
+    }
+    let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);
+    let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
+    let policy_overrides = validate_policies(p, &format!("{label}.policies"), raw.policies);
+    if p.0.len() != before {
+        return None;
+    }
+    Some(EtsyShopSettings {
+        id: id?,
+        enabled: raw.enabled.unwrap_or(true),
+        etsy_shop_id: etsy_shop_id?,
+        schedule: schedule?,
+        feed: feed?,
+        policy_overrides,
+    })
 }

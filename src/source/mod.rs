@@ -1,2 +1,3 @@
 //! Catalog sources.
+pub mod etsy;
 pub mod shopify;

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checkout;
+mod etsy;
 mod feed;
 mod inbox;
 mod keys;
@@ -14,6 +15,9 @@ mod scratch;
 
 pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
 pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
+pub use etsy::{
+    EtsyShopState, EtsyTokens, MAX_REJECTED_LISTINGS, RejectedListing, access_token_fresh,
+};
 pub use feed::{
     ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
     InvalidRow, JsonList, ReportJson, RowHash, RowHashes, RowReader, RowRun, hex,

@@ -32,8 +32,10 @@ use crate::source::shopify::{ShopifyAuth, ShopifyClient, ShopifyClientSettings, 
 use crate::store::{Store, StoreError, SyncFailure, SyncKind, SyncRecord};
 use crate::telemetry::{ErrorChain, spawn_blocking_in_span};
 
+mod etsy;
 mod webhooks;
 
+pub use etsy::{EtsySync, EtsySyncError, QUOTA_DEFERRED, QUOTA_EXHAUSTED, etsy_app_settings};
 pub use webhooks::OrderWebhookSink;
 
 /// Products of an incremental page may be re-read this far back, because

@@ -7,6 +7,7 @@ mod checkout_faults;
 mod checkout_reads;
 mod checkout_support;
 mod cli;
+mod etsy;
 mod feed_reuse;
 mod helpers;
 mod http;

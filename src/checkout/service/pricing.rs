@@ -29,6 +29,20 @@ impl CheckoutService {
         requested: &[RequestedLine],
         currency: Currency,
     ) -> Result<(), ServiceError> {
+        // Etsy listings are published for discovery only: refuse them with
+        // a protocol error before anything is priced.
+        if let Some((i, line)) = requested
+            .iter()
+            .enumerate()
+            .find(|(_, l)| crate::source::etsy::is_etsy_item_id(&l.item_id))
+        {
+            let field = if record.session.created_with == crate::checkout::ApiVersion::V2025_09_29 {
+                "items"
+            } else {
+                "line_items"
+            };
+            return Err(AcpError::etsy_item(format!("$.{field}[{i}].id"), &line.item_id).into());
+        }
         let items = self.feed_items()?;
         let mut messages: Vec<Message> = Vec::new();
         let mut cart: Vec<(usize, CartLine)> = Vec::new();

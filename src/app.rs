@@ -24,6 +24,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::checkout::service::{CheckoutDeps, CheckoutService};
 use crate::config::Settings;
+use crate::delivery::run::TargetRunner;
 use crate::orders::{DeliveryWorker, OutboxWaker};
 use crate::payment::stripe::{StripeClient, StripeSettings};
 use crate::scheduler::{SchedulerHandle, spawn_shop_scheduler};
@@ -63,6 +64,8 @@ pub struct Application {
     checkout: BTreeMap<String, CheckoutEntry>,
     /// One order-webhook worker per shop with checkout.
     order_workers: Vec<DeliveryWorker>,
+    /// Feed delivery targets, by shop id.
+    deliveries: BTreeMap<String, Vec<Arc<TargetRunner>>>,
     no_initial_sync: bool,
 }
 
@@ -98,6 +101,7 @@ impl Application {
         let mut jobs = Vec::new();
         let mut checkout = BTreeMap::new();
         let mut order_workers = Vec::new();
+        let deliveries = delivery_runners(&settings, &store);
         for shop in settings.shops.iter().filter(|s| s.enabled) {
             let job = ShopSync::new(shop.clone(), store.clone())
                 .with_context(|| format!("building the client of shop {}", shop.id))?;
@@ -154,6 +158,7 @@ impl Application {
             etsy_jobs,
             checkout,
             order_workers,
+            deliveries,
             no_initial_sync: options.no_initial_sync,
         })
     }
@@ -283,7 +288,17 @@ impl Application {
                 )
             }))
             .collect();
+        // Feed delivery: one task per target, so a failing target never
+        // holds up another target or shop.
+        for runner in self.deliveries.values().flatten() {
+            schedulers.spawn(
+                runner
+                    .clone()
+                    .run(!self.no_initial_sync, scheduler_token.child_token()),
+            );
+        }
         let state = ServerState {
+            deliveries: Arc::new(self.deliveries.clone()),
             store: self.store.clone(),
             shops: Arc::new(shops),
             metrics,
@@ -543,4 +558,33 @@ fn checkout_service(
         policy_overrides: shop.policy_overrides.clone(),
         order_events,
     }))
+}
+
+/// The delivery targets of every enabled shop; snapshots are built under
+/// the data directory (`delivery-work/`, emptied after each delivery).
+fn delivery_runners(
+    settings: &Settings,
+    store: &Store,
+) -> BTreeMap<String, Vec<Arc<TargetRunner>>> {
+    let work_dir = settings.data_dir.join("delivery-work");
+    settings
+        .shops
+        .iter()
+        .filter(|s| s.enabled && !s.delivery.is_empty())
+        .map(|s| {
+            let runners = s
+                .delivery
+                .iter()
+                .map(|t| {
+                    Arc::new(TargetRunner::new(
+                        s.id.clone(),
+                        store.clone(),
+                        t.clone(),
+                        work_dir.clone(),
+                    ))
+                })
+                .collect();
+            (s.id.to_string(), runners)
+        })
+        .collect()
 }

@@ -15,6 +15,8 @@
 //! - [`feed`]: turns domain products into validated ACP/OpenAI feed rows and
 //!   encodes them.
 //! - [`sync`]: one sync run of one shop: source → store → feed generation.
+//! - [`delivery`]: pushes a published feed out: snapshot shards in OpenAI's
+//!   file-upload formats, uploaded over SFTP.
 //! - [`scheduler`]: cron and interval schedules per shop, no overlapping runs,
 //!   backoff on failure, run-now commands.
 //! - [`server`]: the HTTP surface (feeds, health, admin, metrics).
@@ -28,6 +30,7 @@ pub mod app;
 pub mod checkout;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod emulator;
 pub mod feed;

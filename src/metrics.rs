@@ -131,6 +131,23 @@ pub const RECONCILE_UNRESOLVED: &str = "acp_bridge_reconcile_unresolved";
 pub const RECONCILE_LAST_RUN_TIMESTAMP_SECONDS: &str =
     "acp_bridge_reconcile_last_run_timestamp_seconds";
 
+// Feed delivery (see `delivery::run`). Labels: `shop`, `target`.
+
+/// Counter: delivery attempts by `shop`, `target` and `outcome`
+/// (`delivered`, `unchanged`, `no_feed`, `failed`).
+pub const DELIVERY_RUNS_TOTAL: &str = "acp_bridge_delivery_runs_total";
+
+/// Counter: bytes sent to a target.
+pub const DELIVERY_BYTES_TOTAL: &str = "acp_bridge_delivery_bytes_total";
+
+/// Gauge: failed attempts of a target since its last success.
+pub const DELIVERY_CONSECUTIVE_FAILURES: &str = "acp_bridge_delivery_consecutive_failures";
+
+/// Gauge: unix time of a target's last successful (or unchanged)
+/// delivery; its age is the feed staleness at the target.
+pub const DELIVERY_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "acp_bridge_delivery_last_success_timestamp_seconds";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the global Prometheus recorder once per process and returns its

@@ -32,6 +32,9 @@ pub struct ShopStatus {
     /// The last reconciliation of the shop's checkouts and orders.
     #[serde(default)]
     pub reconcile: Option<crate::orders::ReconcileReport>,
+    /// Every feed delivery target the shop has used, with its last attempt.
+    #[serde(default)]
+    pub deliveries: Vec<(String, crate::delivery::run::TargetState)>,
     /// Etsy login and quota state (Etsy shops only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etsy: Option<EtsyStatus>,
@@ -126,6 +129,7 @@ pub fn shop_status(store: &Store, shop: &ShopId, enabled: bool) -> Result<ShopSt
         feed,
         held_feed: store.held_feed(shop)?,
         reconcile: crate::orders::reconcile::last_report(store, shop)?,
+        deliveries: store.delivery_states(shop)?,
         etsy: etsy_status(store, shop)?,
     })
 }
@@ -179,6 +183,39 @@ pub fn render_table(statuses: &[ShopStatus]) -> String {
         }
         if let Some(r) = &s.reconcile {
             render_reconcile(&mut out, r, ago(r.finished_at));
+        }
+        for (target, d) in &s.deliveries {
+            let last = d.last_attempt.as_ref().map_or_else(
+                || "never tried".to_owned(),
+                |a| {
+                    format!(
+                        "last {} {}: generation {}, {} rows, {} bytes{}",
+                        a.outcome.as_str(),
+                        ago(Some(a.finished_at)),
+                        a.generation
+                            .map_or_else(|| "-".to_owned(), |g| g.to_string()),
+                        a.rows,
+                        a.bytes,
+                        a.error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    )
+                },
+            );
+            let _ = writeln!(
+                out,
+                "  delivery {target:<10} {}: last success {}; {last}",
+                d.kind,
+                ago(d.last_success)
+            );
+            if d.consecutive_failures > 0 {
+                let _ = writeln!(
+                    out,
+                    "  FAILING             delivery {target}: {} attempts in a row",
+                    d.consecutive_failures
+                );
+            }
         }
         if let Some(e) = &s.etsy {
             let _ = writeln!(out, "  etsy                {}", e.message);
@@ -270,6 +307,7 @@ mod tests {
             feed: None,
             held_feed: None,
             etsy: None,
+            deliveries: Vec::new(),
             reconcile: Some(ReconcileReport {
                 finished_at: Some(Utc::now()),
                 checkout: CheckoutReconcile {

@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
+use crate::delivery::run::{DeliveryRecord, TargetRunner};
 use crate::domain::ShopId;
 use crate::feed::FeedFormat;
 use crate::scheduler::RunSummary;
@@ -208,6 +209,70 @@ impl StateAccess {
                     n += chunk.len() as u64;
                 }
                 Ok(n)
+            }
+        }
+    }
+    /// Delivers `shop`'s feed to its targets (or `target` alone) now.
+    ///
+    /// # Errors
+    /// An unknown shop or target, the daemon unreachable, store failures.
+    pub async fn deliver(
+        &self,
+        settings: &Settings,
+        shop: &str,
+        target: Option<&str>,
+        force: bool,
+    ) -> anyhow::Result<Vec<DeliveryRecord>> {
+        match self {
+            StateAccess::Direct(store) => {
+                let shop_settings = settings
+                    .shop(shop)
+                    .ok_or_else(|| anyhow!("no shop `{shop}` in the configuration"))?;
+                let targets: Vec<_> = shop_settings
+                    .delivery
+                    .iter()
+                    .filter(|t| target.is_none_or(|wanted| wanted == t.id))
+                    .collect();
+                if targets.is_empty() {
+                    bail!(
+                        "shop `{shop}` has no delivery target{}",
+                        target.map(|t| format!(" `{t}`")).unwrap_or_default()
+                    );
+                }
+                let mut records = Vec::new();
+                for t in targets {
+                    let runner = TargetRunner::new(
+                        shop_settings.id.clone(),
+                        store.clone(),
+                        t.clone(),
+                        settings.data_dir.join("delivery-work"),
+                    );
+                    records.push(runner.deliver(force).await?);
+                }
+                store.flush()?;
+                Ok(records)
+            }
+            StateAccess::Daemon { base, http } => {
+                let mut url = url::Url::parse(&format!("{base}/admin/shops/{shop}/deliver"))?;
+                url.query_pairs_mut()
+                    .append_pair("force", if force { "true" } else { "false" });
+                if let Some(t) = target {
+                    url.query_pairs_mut().append_pair("target", t);
+                }
+                let response = http
+                    .post(url.as_str())
+                    .send()
+                    .await
+                    .with_context(|| format!("reaching the daemon at {url}"))?;
+                let status = response.status();
+                let body: Value = response.json().await?;
+                if !status.is_success() {
+                    bail!(
+                        "delivery failed: {}",
+                        body["message"].as_str().unwrap_or("unknown")
+                    );
+                }
+                Ok(serde_json::from_value(body)?)
             }
         }
     }

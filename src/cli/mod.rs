@@ -64,6 +64,20 @@ pub enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Deliver a shop's feed to its delivery targets now and exit
+    /// (non-zero when a delivery failed). With a daemon running, asks it.
+    Deliver {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        shop: String,
+        /// Only this target (all of the shop's by default).
+        #[arg(long)]
+        target: Option<String>,
+        /// Send even when the target already has this feed.
+        #[arg(long)]
+        force: bool,
+    },
     /// Feed tools.
     Feed {
         #[command(subcommand)]
@@ -233,6 +247,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.rows_invalid
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Deliver {
+            config,
+            shop,
+            target,
+            force,
+        } => {
+            let settings = load(&config)?;
+            crate::telemetry::init(LogFormat::Pretty, "warn,acp_bridge=info");
+            let access = StateAccess::open(&settings)?;
+            let records = access
+                .deliver(&settings, &shop, target.as_deref(), force)
+                .await?;
+            let mut failed = false;
+            for r in &records {
+                failed |= r.outcome == crate::delivery::run::DeliveryOutcome::Failed;
+                println!(
+                    "{shop}/{}: {} (generation {}, {} rows, {} bytes) {}{}",
+                    r.target,
+                    r.outcome.as_str(),
+                    r.generation
+                        .map_or_else(|| "-".to_owned(), |g| g.to_string()),
+                    r.rows,
+                    r.bytes,
+                    r.detail,
+                    r.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Feed { command } => feed(command).await,
         Command::Outbox { command } => outbox(command).await,

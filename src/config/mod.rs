@@ -8,6 +8,7 @@
 //! secrets resolved from env vars or files (systemd credentials).
 
 mod crontab;
+mod delivery;
 mod raw;
 mod validate;
 
@@ -21,6 +22,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use crontab::CronSchedule;
+pub use delivery::{DeliveryKind, DeliveryTarget, FeedApiTarget, SftpTarget};
 pub use raw::RawSettings;
 
 use crate::domain::{ShopId, ShopPolicies};
@@ -177,6 +179,8 @@ pub struct ShopSettings {
     pub policy_overrides: ShopPolicies,
     /// ACP checkout for this shop; `None` when not configured or disabled.
     pub checkout: Option<CheckoutSettings>,
+    /// Where the published feed is pushed (SFTP snapshots, ACP Feed API).
+    pub delivery: Vec<DeliveryTarget>,
 }
 
 /// The Etsy app every Etsy shop uses: one keystring and shared secret, so

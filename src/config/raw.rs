@@ -91,6 +91,9 @@ pub struct RawShop {
     #[serde(default)]
     pub policies: RawPolicies,
     pub checkout: Option<RawCheckout>,
+    /// Feed delivery targets (`[[shops.delivery]]`).
+    #[serde(default)]
+    pub delivery: Vec<super::delivery::RawDelivery>,
 }
 
 #[derive(Debug, Default, Deserialize)]

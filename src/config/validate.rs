@@ -21,15 +21,15 @@ use super::{
 use crate::domain::{ShopId, ShopPolicies};
 
 /// Collects problems with their key path.
-struct Problems(Vec<String>);
+pub(super) struct Problems(pub(super) Vec<String>);
 
 impl Problems {
-    fn add(&mut self, key: &str, message: impl std::fmt::Display) {
+    pub(super) fn add(&mut self, key: &str, message: impl std::fmt::Display) {
         self.0.push(format!("{key}: {message}"));
     }
 }
 
-type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(super) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub(super) fn validate(
     raw: RawSettings,
@@ -152,7 +152,7 @@ fn addr(p: &mut Problems, key: &str, value: Option<&str>, default: &str) -> Opti
     }
 }
 
-fn url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
+pub(super) fn url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
     match Url::parse(value) {
         Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Some(u),
         Ok(_) => {
@@ -179,7 +179,7 @@ fn country(p: &mut Problems, key: &str, value: &str) -> Option<String> {
 }
 
 /// Resolves a secret from a literal, an environment variable or a file.
-fn secret(
+pub(super) fn secret(
     p: &mut Problems,
     key: &str,
     raw: &RawSecret,
@@ -272,6 +272,14 @@ fn validate_shop(
     let checkout_eligible = raw.feed.checkout_eligible.unwrap_or(false);
     let feed = validate_feed(p, &format!("{label}.feed"), raw.feed, base_dir, env);
     let policy_overrides = validate_policies(p, &format!("{label}.policies"), raw.policies);
+    let delivery = super::delivery::validate_deliveries(
+        p,
+        &format!("{label}.delivery"),
+        raw.id.as_deref().unwrap_or("shop"),
+        raw.delivery,
+        base_dir,
+        env,
+    );
     let checkout = raw
         .checkout
         .filter(|c| c.enabled.unwrap_or(true))
@@ -295,6 +303,7 @@ fn validate_shop(
         feed: feed?,
         policy_overrides,
         checkout,
+        delivery,
     })
 }
 

@@ -50,6 +50,8 @@ pub struct ServerState {
     pub checkout: Arc<BTreeMap<String, CheckoutEntry>>,
     /// The daemon's public base URL, when configured.
     pub public_url: Option<url::Url>,
+    /// Feed delivery targets by shop id.
+    pub deliveries: Arc<BTreeMap<String, Vec<Arc<crate::delivery::run::TargetRunner>>>>,
 }
 
 impl ServerState {
@@ -112,6 +114,7 @@ pub fn admin_router(state: ServerState) -> Router {
             "/admin/shops/{shop}/reconcile",
             post(routes::admin::reconcile),
         )
+        .route("/admin/shops/{shop}/deliver", post(routes::admin::deliver))
         .route(
             "/admin/shops/{shop}/feed/report",
             get(routes::admin::report),

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checkout;
+mod delivery;
 mod etsy;
 mod feed;
 mod inbox;
@@ -15,6 +16,7 @@ mod scratch;
 
 pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
 pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
+pub use delivery::DELIVERY_HISTORY;
 pub use etsy::{
     EtsyShopState, EtsyTokens, MAX_REJECTED_LISTINGS, RejectedListing, access_token_fresh,
 };

@@ -85,6 +85,42 @@ pub async fn reconcile(
         .map_err(|e| ApiError::Unavailable(format!("reconciliation failed: {e}")))
 }
 
+#[derive(Deserialize)]
+pub struct DeliverQuery {
+    /// Only this target (all of the shop's otherwise).
+    target: Option<String>,
+    /// Send even an unchanged feed.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Delivers the shop's feed to its targets now and answers the records.
+pub async fn deliver(
+    State(state): State<ServerState>,
+    Path(shop): Path<String>,
+    Query(q): Query<DeliverQuery>,
+) -> Result<Json<Vec<crate::delivery::run::DeliveryRecord>>, ApiError> {
+    state.shop(&shop)?;
+    let runners: Vec<_> = state
+        .deliveries
+        .get(&shop)
+        .into_iter()
+        .flatten()
+        .filter(|r| q.target.as_ref().is_none_or(|t| *t == r.target().id))
+        .collect();
+    if runners.is_empty() {
+        return Err(ApiError::NotFound(match &q.target {
+            Some(t) => format!("shop `{shop}` has no delivery target `{t}`"),
+            None => format!("shop `{shop}` has no delivery targets"),
+        }));
+    }
+    let mut records = Vec::new();
+    for runner in runners {
+        records.push(runner.deliver(q.force).await?);
+    }
+    Ok(Json(records))
+}
+
 pub async fn report(
     State(state): State<ServerState>,
     Path(shop): Path<String>,

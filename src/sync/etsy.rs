@@ -50,9 +50,7 @@ use crate::source::etsy::{
     CatalogPage, EtsyApp, EtsyAppSettings, EtsyError, EtsyShopClient, ListingFilter, PAGE_LIMIT,
     SortOn,
 };
-use crate::store::{
-    MAX_REJECTED_LISTINGS, RejectedListing, Store, StoreError, SyncFailure, SyncKind, SyncRecord,
-};
+use crate::store::{MAX_REJECTED_LISTINGS, RejectedListing, Store, StoreError, SyncKind};
 use crate::telemetry::{ErrorChain, spawn_blocking_in_span};
 
 /// Listings modified this close before the cursor are read again (Etsy's
@@ -172,52 +170,7 @@ impl EtsySync {
                 }
                 Err(e) => Err(e),
             };
-            let effective = result.as_ref().map_or(kind, |r| r.kind);
-            let labels = [
-                ("shop", shop.to_string()),
-                ("kind", effective.as_str().to_owned()),
-            ];
-            metrics::histogram!(m::SYNC_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
-            match result {
-                Ok(summary) => {
-                    metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => effective.as_str(), "outcome" => "ok").increment(1);
-                    metrics::counter!(m::SYNC_PRODUCTS_TOTAL, &labels).increment(summary.products_written);
-                    let record = SyncRecord {
-                        finished_at: Utc::now(),
-                        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-                        products_written: summary.products_written,
-                        products_removed: summary.products_removed,
-                    };
-                    let stored = self.store.update_sync_state(&shop, |s| {
-                        match effective {
-                            SyncKind::Full => s.last_full = Some(record.clone()),
-                            _ => s.last_incremental = Some(record.clone()),
-                        }
-                        s.last_error = None;
-                    });
-                    if let Err(e) = stored {
-                        warn!(error = %ErrorChain(&e), "recording the sync outcome failed");
-                    }
-                    Ok(summary)
-                }
-                Err(err) => {
-                    metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => kind.as_str(), "outcome" => "error").increment(1);
-                    let message = ErrorChain(&err).to_string();
-                    let stored = self.store.update_sync_state(&shop, |s| {
-                        let consecutive = s.last_error.as_ref().map_or(0, |e| e.consecutive) + 1;
-                        s.last_error = Some(SyncFailure {
-                            at: Utc::now(),
-                            kind,
-                            message: message.clone(),
-                            consecutive,
-                        });
-                    });
-                    if let Err(e) = stored {
-                        warn!(error = %ErrorChain(&e), "recording the sync failure failed");
-                    }
-                    Err(message)
-                }
-            }
+            super::record_run(&self.store, &shop, kind, elapsed, result)
         }
         .instrument(span)
         .await

@@ -182,55 +182,7 @@ impl ShopSync {
                 SyncKind::Incremental => self.incremental(progress).await,
                 SyncKind::Webhooks => self.webhooks().await,
             };
-            let elapsed = started.elapsed();
-            // An incremental run on a never-synced shop runs as a full one.
-            let effective = result.as_ref().map_or(kind, |r| r.kind);
-            let labels = [
-                ("shop", shop.to_string()),
-                ("kind", effective.as_str().to_owned()),
-            ];
-            metrics::histogram!(m::SYNC_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
-            match result {
-                Ok(summary) => {
-                    metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => effective.as_str(), "outcome" => "ok").increment(1);
-                    metrics::counter!(m::SYNC_PRODUCTS_TOTAL, &labels).increment(summary.products_written);
-                    let record = SyncRecord {
-                        finished_at: Utc::now(),
-                        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-                        products_written: summary.products_written,
-                        products_removed: summary.products_removed,
-                    };
-                    let stored = self.store.update_sync_state(&shop, |s| {
-                        match effective {
-                            SyncKind::Full => s.last_full = Some(record.clone()),
-                            SyncKind::Incremental => s.last_incremental = Some(record.clone()),
-                            SyncKind::Webhooks => s.last_webhooks = Some(record.clone()),
-                        }
-                        s.last_error = None;
-                    });
-                    if let Err(e) = stored {
-                        warn!(error = %ErrorChain(&e), "recording the sync outcome failed");
-                    }
-                    Ok(summary)
-                }
-                Err(err) => {
-                    metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => kind.as_str(), "outcome" => "error").increment(1);
-                    let message = ErrorChain(&err).to_string();
-                    let stored = self.store.update_sync_state(&shop, |s| {
-                        let consecutive = s.last_error.as_ref().map_or(0, |e| e.consecutive) + 1;
-                        s.last_error = Some(SyncFailure {
-                            at: Utc::now(),
-                            kind,
-                            message: message.clone(),
-                            consecutive,
-                        });
-                    });
-                    if let Err(e) = stored {
-                        warn!(error = %ErrorChain(&e), "recording the sync failure failed");
-                    }
-                    Err(message)
-                }
-            }
+            record_run(&self.store, &shop, kind, started.elapsed(), result)
         }
         .instrument(span)
         .await
@@ -450,6 +402,65 @@ impl ShopSync {
             }
         }
         Ok(outcome)
+    }
+}
+
+/// Records the outcome of a run of any source: metrics, the sync state's
+/// last run or last error. An incremental run that ran as a full one (a
+/// never-synced shop) is recorded as what it was.
+pub(crate) fn record_run<E: std::error::Error + 'static>(
+    store: &Store,
+    shop: &ShopId,
+    kind: SyncKind,
+    elapsed: std::time::Duration,
+    result: Result<RunSummary, E>,
+) -> Result<RunSummary, String> {
+    let effective = result.as_ref().map_or(kind, |r| r.kind);
+    let labels = [
+        ("shop", shop.to_string()),
+        ("kind", effective.as_str().to_owned()),
+    ];
+    metrics::histogram!(m::SYNC_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
+    match result {
+        Ok(summary) => {
+            metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => effective.as_str(), "outcome" => "ok").increment(1);
+            metrics::counter!(m::SYNC_PRODUCTS_TOTAL, &labels).increment(summary.products_written);
+            let record = SyncRecord {
+                finished_at: Utc::now(),
+                duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                products_written: summary.products_written,
+                products_removed: summary.products_removed,
+            };
+            let stored = store.update_sync_state(shop, |s| {
+                match effective {
+                    SyncKind::Full => s.last_full = Some(record.clone()),
+                    SyncKind::Incremental => s.last_incremental = Some(record.clone()),
+                    SyncKind::Webhooks => s.last_webhooks = Some(record.clone()),
+                }
+                s.last_error = None;
+            });
+            if let Err(e) = stored {
+                warn!(error = %ErrorChain(&e), "recording the sync outcome failed");
+            }
+            Ok(summary)
+        }
+        Err(err) => {
+            metrics::counter!(m::SYNC_RUNS_TOTAL, "shop" => shop.to_string(), "kind" => kind.as_str(), "outcome" => "error").increment(1);
+            let message = ErrorChain(&err).to_string();
+            let stored = store.update_sync_state(shop, |s| {
+                let consecutive = s.last_error.as_ref().map_or(0, |e| e.consecutive) + 1;
+                s.last_error = Some(SyncFailure {
+                    at: Utc::now(),
+                    kind,
+                    message: message.clone(),
+                    consecutive,
+                });
+            });
+            if let Err(e) = stored {
+                warn!(error = %ErrorChain(&e), "recording the sync failure failed");
+            }
+            Err(message)
+        }
     }
 }
 

@@ -40,18 +40,15 @@ use tracing::{Instrument, info, info_span, warn};
 use super::summary;
 use crate::config::{EtsyAppConfig, EtsyShopSettings, ScheduleSettings};
 use crate::domain::{Product, ShopFacts, ShopId};
-use crate::feed::generation::{
-    FeedBuildError, GenerationOutcome, GenerationSettings, build_and_publish,
-};
-use crate::feed::{FeedError, FeedFilter, FeedOptions};
-use crate::metrics as m;
+use crate::feed::generation::{FeedBuildError, GenerationOutcome};
+use crate::feed::{FeedError, FeedOptions};
 use crate::scheduler::{RunSummary, ShopJob};
 use crate::source::etsy::{
     CatalogPage, EtsyApp, EtsyAppSettings, EtsyError, EtsyShopClient, ListingFilter, PAGE_LIMIT,
     SortOn,
 };
 use crate::store::{MAX_REJECTED_LISTINGS, RejectedListing, Store, StoreError, SyncKind};
-use crate::telemetry::{ErrorChain, spawn_blocking_in_span};
+use crate::telemetry::ErrorChain;
 
 /// Listings modified this close before the cursor are read again (Etsy's
 /// timestamps are whole seconds and its listing index lags writes).
@@ -446,36 +443,14 @@ impl EtsySync {
 
     async fn build_feed(&self, facts: &ShopFacts) -> Result<GenerationOutcome, EtsySyncError> {
         let options = self.feed_options(facts)?;
-        let f = &self.settings.feed;
-        let filter = FeedFilter {
-            exclude_tags: f.exclude_tags.clone(),
-            exclude_product_types: f.exclude_product_types.clone(),
-            exclude_vendors: f.exclude_vendors.clone(),
-        };
-        let max_drop = f.max_drop_percent;
-        let store = self.store.clone();
-        let shop = self.settings.id.clone();
-        let started = Instant::now();
-        let outcome = spawn_blocking_in_span(move || {
-            build_and_publish(
-                &store,
-                &shop,
-                &GenerationSettings {
-                    options: &options,
-                    filter: &filter,
-                    max_drop_percent: max_drop,
-                },
-            )
-        })
+        super::publish_feed(
+            &self.store,
+            &self.settings.id,
+            &self.settings.feed,
+            options,
+            EtsySyncError::Join,
+        )
         .await
-        .map_err(|e| EtsySyncError::Join(e.to_string()))??;
-        let shop = self.settings.id.to_string();
-        metrics::histogram!(m::FEED_BUILD_SECONDS, "shop" => shop.clone())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!(m::FEED_GENERATIONS_TOTAL, "shop" => shop, "outcome" => outcome.label())
-            .increment(1);
-        info!(outcome = outcome.label(), "feed built");
-        Ok(outcome)
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 use chrono::Utc;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::config::{ScheduleSettings, ShopSettings, ShopifyAuthSettings};
+use crate::config::{FeedSettings, ScheduleSettings, ShopSettings, ShopifyAuthSettings};
 use crate::domain::{Product, ShopFacts, ShopId};
 use crate::feed::generation::{
     FeedBuildError, GenerationOutcome, GenerationSettings, build_and_publish,
@@ -346,63 +346,81 @@ impl ShopSync {
 
     async fn build_feed(&self, facts: &ShopFacts) -> Result<GenerationOutcome, SyncError> {
         let options = self.feed_options(facts)?;
-        let f = &self.settings.feed;
-        let filter = FeedFilter {
-            exclude_tags: f.exclude_tags.clone(),
-            exclude_product_types: f.exclude_product_types.clone(),
-            exclude_vendors: f.exclude_vendors.clone(),
-        };
-        let max_drop = f.max_drop_percent;
-        let store = self.store.clone();
-        let shop = self.settings.id.clone();
-        let started = Instant::now();
-        let outcome = spawn_blocking_in_span(move || {
-            build_and_publish(
-                &store,
-                &shop,
-                &GenerationSettings {
-                    options: &options,
-                    filter: &filter,
-                    max_drop_percent: max_drop,
-                },
-            )
-        })
+        publish_feed(
+            &self.store,
+            &self.settings.id,
+            &self.settings.feed,
+            options,
+            SyncError::Join,
+        )
         .await
-        .map_err(|e| SyncError::Join(e.to_string()))??;
-        let shop = self.settings.id.to_string();
-        metrics::histogram!(m::FEED_BUILD_SECONDS, "shop" => shop.clone())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!(m::FEED_GENERATIONS_TOTAL, "shop" => shop.clone(), "outcome" => outcome.label())
-            .increment(1);
-        match &outcome {
-            GenerationOutcome::Published(meta) | GenerationOutcome::Unchanged(meta) => {
-                metrics::gauge!(m::FEED_ROWS_VALID, "shop" => shop.clone())
-                    .set(meta.rows_valid as f64);
-                metrics::gauge!(m::FEED_ROWS_INVALID, "shop" => shop.clone())
-                    .set(meta.rows_invalid as f64);
-                metrics::gauge!(m::FEED_BUILT_TIMESTAMP_SECONDS, "shop" => shop)
-                    .set(meta.built_at.timestamp() as f64);
-                info!(
-                    feed.generation = meta.generation,
-                    feed.rows_valid = meta.rows_valid,
-                    feed.rows_invalid = meta.rows_invalid,
-                    feed.rows_changed = meta.rows_changed,
-                    outcome = outcome.label(),
-                    "feed built"
-                );
-            }
-            GenerationOutcome::Held(held) => {
-                warn!(
-                    feed.generation = held.generation,
-                    feed.rows_valid = held.rows_valid,
-                    feed.published_rows_valid = held.published_rows_valid,
-                    max_drop_percent = held.max_drop_percent,
-                    "feed held back: too many rows disappeared"
-                );
-            }
-        }
-        Ok(outcome)
     }
+}
+
+/// Builds and publishes the feed of `shop` from its stored products (on a
+/// blocking thread), records the feed metrics and logs the outcome: the
+/// last step of every sync, whatever the source.
+pub(crate) async fn publish_feed<E: From<FeedBuildError>>(
+    store: &Store,
+    shop: &ShopId,
+    f: &FeedSettings,
+    options: FeedOptions,
+    join_error: impl FnOnce(String) -> E,
+) -> Result<GenerationOutcome, E> {
+    let filter = FeedFilter {
+        exclude_tags: f.exclude_tags.clone(),
+        exclude_product_types: f.exclude_product_types.clone(),
+        exclude_vendors: f.exclude_vendors.clone(),
+    };
+    let max_drop = f.max_drop_percent;
+    let store = store.clone();
+    let shop_id = shop.clone();
+    let started = Instant::now();
+    let outcome = spawn_blocking_in_span(move || {
+        build_and_publish(
+            &store,
+            &shop_id,
+            &GenerationSettings {
+                options: &options,
+                filter: &filter,
+                max_drop_percent: max_drop,
+            },
+        )
+    })
+    .await
+    .map_err(|e| join_error(e.to_string()))??;
+    let shop = shop.to_string();
+    metrics::histogram!(m::FEED_BUILD_SECONDS, "shop" => shop.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(m::FEED_GENERATIONS_TOTAL, "shop" => shop.clone(), "outcome" => outcome.label())
+        .increment(1);
+    match &outcome {
+        GenerationOutcome::Published(meta) | GenerationOutcome::Unchanged(meta) => {
+            metrics::gauge!(m::FEED_ROWS_VALID, "shop" => shop.clone()).set(meta.rows_valid as f64);
+            metrics::gauge!(m::FEED_ROWS_INVALID, "shop" => shop.clone())
+                .set(meta.rows_invalid as f64);
+            metrics::gauge!(m::FEED_BUILT_TIMESTAMP_SECONDS, "shop" => shop)
+                .set(meta.built_at.timestamp() as f64);
+            info!(
+                feed.generation = meta.generation,
+                feed.rows_valid = meta.rows_valid,
+                feed.rows_invalid = meta.rows_invalid,
+                feed.rows_changed = meta.rows_changed,
+                outcome = outcome.label(),
+                "feed built"
+            );
+        }
+        GenerationOutcome::Held(held) => {
+            warn!(
+                feed.generation = held.generation,
+                feed.rows_valid = held.rows_valid,
+                feed.published_rows_valid = held.published_rows_valid,
+                max_drop_percent = held.max_drop_percent,
+                "feed held back: too many rows disappeared"
+            );
+        }
+    }
+    Ok(outcome)
 }
 
 /// Records the outcome of a run of any source: metrics, the sync state's

@@ -55,20 +55,55 @@ impl Default for ParquetOptions {
     }
 }
 
-/// The buffered values of one column: all value bytes in one buffer,
-/// `None` for a null.
+/// The rows of the row group being buffered, in row order: every value's
+/// bytes back to back, and the end offset of every value, null or not (an
+/// empty value is a null), so value `c` of row `r` ends at
+/// `ends[r * columns + c]`. Both keep their capacity from one row group to
+/// the next and grow only up to the row group's bounds (see
+/// [`grow_within`]), so the memory a file takes is set by the options, not
+/// by how many rows it holds.
 #[derive(Default)]
-struct ColumnBuffer {
+struct RowBuffer {
     data: Vec<u8>,
-    values: Vec<Option<(usize, usize)>>,
+    ends: Vec<u32>,
 }
+
+impl RowBuffer {
+    /// Where the value at `index` (in row order) starts and ends in `data`.
+    fn span(&self, index: usize) -> (usize, usize) {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |previous| self.ends[previous] as usize);
+        (start, self.ends[index] as usize)
+    }
+}
+
+/// Makes room for `extra` more elements in `buffer`, doubling as `Vec` does
+/// but never past `bound` unless the elements themselves need it, so a
+/// buffer filled up to its bound does not carry up to twice that.
+fn grow_within<T>(buffer: &mut Vec<T>, extra: usize, bound: usize) {
+    let needed = buffer.len() + extra;
+    if needed <= buffer.capacity() {
+        return;
+    }
+    let target = (buffer.capacity() * 2).clamp(needed, bound.max(needed));
+    buffer.reserve_exact(target - buffer.len());
+}
+
+/// The largest `row_group_bytes` honoured: value offsets are `u32`, and
+/// the row that crosses the bound comes on top of it.
+const MAX_ROW_GROUP_BYTES: usize = 1 << 30;
 
 /// Writes flat feed rows as one Parquet file (see the module docs for the
 /// schema).
 pub struct FlatParquetWriter<W: Write + Send> {
     writer: SerializedFileWriter<W>,
     options: ParquetOptions,
-    columns: Vec<ColumnBuffer>,
+    buffer: RowBuffer,
+    /// Scratch for one column's values and definition levels while it is
+    /// written; reused.
+    batch: Vec<ByteArray>,
+    levels: Vec<i16>,
     buffered_rows: usize,
     buffered_bytes: usize,
     rows: u64,
@@ -107,15 +142,22 @@ impl<W: Write + Send> FlatParquetWriter<W> {
             .set_created_by(format!("acp-bridge {}", env!("CARGO_PKG_VERSION")))
             // Row groups are cut here, by our own bounds.
             .set_max_row_group_row_count(None)
+            // Chunk min/max of long descriptions would otherwise be kept
+            // whole in the footer.
+            .set_statistics_truncate_length(Some(64))
             .build();
         let writer =
             SerializedFileWriter::new(inner, Arc::new(flat_schema()?), Arc::new(properties))?;
+        let options = ParquetOptions {
+            row_group_bytes: options.row_group_bytes.min(MAX_ROW_GROUP_BYTES),
+            ..options
+        };
         Ok(FlatParquetWriter {
             writer,
             options,
-            columns: (0..FLAT_COLUMNS.len())
-                .map(|_| ColumnBuffer::default())
-                .collect(),
+            batch: Vec::new(),
+            buffer: RowBuffer::default(),
+            levels: Vec::new(),
             buffered_rows: 0,
             buffered_bytes: 0,
             rows: 0,
@@ -132,38 +174,46 @@ impl<W: Write + Send> FlatParquetWriter<W> {
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
+        let columns = FLAT_COLUMNS.len();
+        let data_mark = self.buffer.data.len();
+        let ends_mark = self.buffer.ends.len();
         let mut n = 0;
-        let mut added = 0;
+        let mut failure = None;
         for value in values {
-            let Some(column) = self.columns.get_mut(n) else {
+            if n == columns {
                 n += 1;
                 break;
-            };
-            if value.is_empty() {
-                column.values.push(None);
-            } else {
-                let start = column.data.len();
-                column.data.extend_from_slice(value);
-                column.values.push(Some((start, column.data.len())));
-                added += value.len();
             }
             n += 1;
+            let buffer = &mut self.buffer;
+            grow_within(&mut buffer.data, value.len(), self.options.row_group_bytes);
+            buffer.data.extend_from_slice(value);
+            let Ok(end) = u32::try_from(buffer.data.len()) else {
+                failure = Some(format!(
+                    "a flat feed value of {} bytes does not fit a row group",
+                    value.len()
+                ));
+                break;
+            };
+            grow_within(
+                &mut buffer.ends,
+                1,
+                self.options.row_group_rows.max(1) * columns,
+            );
+            buffer.ends.push(end);
         }
-        if n != FLAT_COLUMNS.len() {
-            // Undo the partial row so the buffers stay rectangular.
-            for column in &mut self.columns {
-                if column.values.len() > self.buffered_rows
-                    && let Some(Some((start, _))) = column.values.pop()
-                {
-                    column.data.truncate(start);
-                }
-            }
-            return Err(ParquetError::General(format!(
-                "a flat feed row has {} columns, got {n} values",
-                FLAT_COLUMNS.len()
-            )));
+        if failure.is_none() && n != columns {
+            failure = Some(format!(
+                "a flat feed row has {columns} columns, got {n} values"
+            ));
         }
-        self.buffered_bytes += added;
+        if let Some(message) = failure {
+            // Drop the partial row so the buffer stays rectangular.
+            self.buffer.data.truncate(data_mark);
+            self.buffer.ends.truncate(ends_mark);
+            return Err(ParquetError::General(message));
+        }
+        self.buffered_bytes = self.buffer.data.len();
         self.buffered_rows += 1;
         self.rows += 1;
         if self.buffered_rows >= self.options.row_group_rows.max(1)
@@ -184,32 +234,48 @@ impl<W: Write + Send> FlatParquetWriter<W> {
         if self.buffered_rows == 0 {
             return Ok(());
         }
+        let columns = FLAT_COLUMNS.len();
+        let rows = self.buffered_rows;
         let mut group = self.writer.next_row_group()?;
-        let mut columns = self.columns.iter_mut();
+        let mut column = 0;
         while let Some(mut column_writer) = group.next_column()? {
-            let Some(column) = columns.next() else {
+            if column == columns {
                 return Err(ParquetError::General(
                     "the schema has more columns than the row".into(),
                 ));
-            };
-            let data = Bytes::from(std::mem::take(&mut column.data));
-            let mut levels = Vec::with_capacity(column.values.len());
-            let mut values = Vec::with_capacity(column.values.len());
-            for value in column.values.drain(..) {
-                match value {
-                    Some((start, end)) => {
-                        levels.push(1);
-                        values.push(ByteArray::from(data.slice(start..end)));
-                    }
-                    None => levels.push(0),
-                }
             }
-            column_writer
-                .typed::<ByteArrayType>()
-                .write_batch(&values, Some(&levels), None)?;
+            let value_spans = (0..rows).map(|row| self.buffer.span(row * columns + column));
+            // This column's bytes, gathered into one buffer of their exact
+            // size for the writer to slice (its dictionary keeps slices
+            // until the column is closed).
+            let size = value_spans.clone().map(|(start, end)| end - start).sum();
+            let mut gathered = Vec::with_capacity(size);
+            self.levels.clear();
+            for (start, end) in value_spans.clone() {
+                self.levels.push(i16::from(start != end));
+                gathered.extend_from_slice(&self.buffer.data[start..end]);
+            }
+            let gathered = Bytes::from(gathered);
+            self.batch.clear();
+            let mut offset = 0;
+            for (start, end) in value_spans.filter(|(start, end)| start != end) {
+                let len = end - start;
+                self.batch
+                    .push(ByteArray::from(gathered.slice(offset..offset + len)));
+                offset += len;
+            }
+            column_writer.typed::<ByteArrayType>().write_batch(
+                &self.batch,
+                Some(&self.levels),
+                None,
+            )?;
             column_writer.close()?;
+            self.batch.clear();
+            column += 1;
         }
         group.close()?;
+        self.buffer.data.clear();
+        self.buffer.ends.clear();
         self.buffered_rows = 0;
         self.buffered_bytes = 0;
         Ok(())
@@ -340,6 +406,45 @@ mod tests {
         let (bytes, rows) = writer.finish().unwrap();
         assert_eq!(rows, 1);
         assert_eq!(read_back(bytes).0.len(), 1);
+    }
+
+    #[test]
+    fn growth_doubles_but_stops_at_the_bound_unless_the_elements_need_more() {
+        let mut buffer: Vec<u8> = Vec::new();
+        grow_within(&mut buffer, 10, 100);
+        assert_eq!(buffer.capacity(), 10);
+        buffer.extend_from_slice(&[0; 10]);
+        grow_within(&mut buffer, 1, 100);
+        assert_eq!(buffer.capacity(), 20, "doubles");
+        buffer.extend_from_slice(&[0; 70]);
+        grow_within(&mut buffer, 15, 100);
+        assert_eq!(buffer.capacity(), 100, "stops at the bound");
+        buffer.extend_from_slice(&[0; 15]);
+        grow_within(&mut buffer, 50, 100);
+        assert_eq!(buffer.capacity(), 145, "exactly what a crossing row needs");
+    }
+
+    #[test]
+    fn buffers_stay_within_the_row_group_bounds_however_many_rows_are_written() {
+        let options = ParquetOptions {
+            row_group_rows: 64,
+            row_group_bytes: 4_096,
+            zstd_level: 1,
+        };
+        let mut writer = FlatParquetWriter::new(std::io::sink(), options).unwrap();
+        let mut longest_row = 0;
+        for n in 0..1_000 {
+            let values = row(n);
+            longest_row = longest_row.max(values.iter().map(Vec::len).sum::<usize>());
+            writer.write_row(values.iter().map(Vec::as_slice)).unwrap();
+            assert!(writer.buffer.data.capacity() <= options.row_group_bytes + longest_row);
+            assert!(writer.buffer.ends.capacity() <= options.row_group_rows * FLAT_COLUMNS.len());
+        }
+        assert!(
+            writer.buffer.data.capacity() >= options.row_group_bytes / 2,
+            "the buffer was reused, not reallocated per row group"
+        );
+        assert_eq!(writer.finish().unwrap().1, 1_000);
     }
 
     #[test]

@@ -469,6 +469,15 @@ fn etsy_shop_mistakes_are_reported() {
         "{problems}"
     );
 
+    let delivery = format!(
+        "{ETSY}[[shops.delivery]]\nid = \"openai\"\nkind = \"feed_api\"\nbase_url = \"https://agent.example\"\napi_key = \"k\"\n"
+    );
+    let problems = validate_etsy(&delivery).unwrap_err().join("\n");
+    assert!(
+        problems.contains("feed delivery is not available for Etsy shops"),
+        "{problems}"
+    );
+
     let duplicate = ETSY.replace("id = \"crafts\"", "id = \"acme\"");
     let problems = validate_etsy(&duplicate).unwrap_err().join("\n");
     assert!(problems.contains("duplicate shop id"), "{problems}");

@@ -239,6 +239,17 @@ pub(super) fn secret(
     Some(SecretString::from(resolved))
 }
 
+/// The shop's `id`, reported when missing or invalid.
+fn shop_id(p: &mut Problems, label: &str, id: Option<&str>) -> Option<ShopId> {
+    match id {
+        None => {
+            p.add(label, "missing `id`");
+            None
+        }
+        Some(id) => ShopId::parse(id).map_err(|e| p.add(label, e)).ok(),
+    }
+}
+
 fn validate_shop(
     p: &mut Problems,
     label: &str,
@@ -247,13 +258,7 @@ fn validate_shop(
     env: EnvLookup<'_>,
 ) -> Option<ShopSettings> {
     let before = p.0.len();
-    let id = match raw.id.as_deref() {
-        None => {
-            p.add(label, "missing `id`");
-            None
-        }
-        Some(id) => ShopId::parse(id).map_err(|e| p.add(label, e)).ok(),
-    };
+    let id = shop_id(p, label, raw.id.as_deref());
     match raw.platform.as_deref().unwrap_or("shopify") {
         "shopify" => {}
         other => p.add(
@@ -871,13 +876,7 @@ fn validate_etsy_shop(
     env: EnvLookup<'_>,
 ) -> Option<EtsyShopSettings> {
     let before = p.0.len();
-    let id = match raw.id.as_deref() {
-        None => {
-            p.add(label, "missing `id`");
-            None
-        }
-        Some(id) => ShopId::parse(id).map_err(|e| p.add(label, e)).ok(),
-    };
+    let id = shop_id(p, label, raw.id.as_deref());
     if let Some(platform) = raw.platform.as_deref()
         && platform != "etsy"
     {
@@ -903,6 +902,14 @@ fn validate_etsy_shop(
         p.add(
             &format!("{label}.checkout"),
             "Etsy shops cannot take ACP checkouts (Etsy has no API to create an order); remove the section",
+        );
+    }
+    if !raw.delivery.is_empty() {
+        // Said, not dropped: a target the daemon would never run must not
+        // look configured.
+        p.add(
+            &format!("{label}.delivery"),
+            "feed delivery is not available for Etsy shops yet; their feeds are served for pull only (remove the [[shops.delivery]] sections)",
         );
     }
     let schedule = validate_schedule(p, &format!("{label}.schedule"), raw.schedule);

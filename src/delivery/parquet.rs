@@ -105,7 +105,6 @@ pub struct FlatParquetWriter<W: Write + Send> {
     batch: Vec<ByteArray>,
     levels: Vec<i16>,
     buffered_rows: usize,
-    buffered_bytes: usize,
     rows: u64,
 }
 
@@ -159,7 +158,6 @@ impl<W: Write + Send> FlatParquetWriter<W> {
             buffer: RowBuffer::default(),
             levels: Vec::new(),
             buffered_rows: 0,
-            buffered_bytes: 0,
             rows: 0,
         })
     }
@@ -213,11 +211,10 @@ impl<W: Write + Send> FlatParquetWriter<W> {
             self.buffer.ends.truncate(ends_mark);
             return Err(ParquetError::General(message));
         }
-        self.buffered_bytes = self.buffer.data.len();
         self.buffered_rows += 1;
         self.rows += 1;
         if self.buffered_rows >= self.options.row_group_rows.max(1)
-            || self.buffered_bytes >= self.options.row_group_bytes
+            || self.buffer.data.len() >= self.options.row_group_bytes
         {
             self.flush_row_group()?;
         }
@@ -277,7 +274,6 @@ impl<W: Write + Send> FlatParquetWriter<W> {
         self.buffer.data.clear();
         self.buffer.ends.clear();
         self.buffered_rows = 0;
-        self.buffered_bytes = 0;
         Ok(())
     }
 

@@ -393,6 +393,7 @@ fn build_report(build: &GenerationBuild, seconds: f64) -> Value {
         "products_reused": build.stats.products_reused,
         "products_encoded": build.stats.products_encoded,
         "products_mapped_for_context": build.stats.products_mapped_for_context,
+        "products_logged_as_changed": build.stats.logged_changes,
         "artifact_bytes": build.artifacts.iter().map(|a| (a.name.clone(), a.bytes)).collect::<std::collections::BTreeMap<_, _>>(),
     })
 }

@@ -52,6 +52,7 @@ use crate::store::{
     ArtifactMeta, ArtifactWriter, ExcludedProduct, FeedMeta, HeldFeed, InvalidRow, ReportJson,
     RowHash, RowHashes, RowReader, RowRun, Store, StoreError, StoredProduct, hex,
 };
+use crate::telemetry::ErrorChain;
 
 /// Products the reader hands over at a time.
 const READ_BATCH: usize = 64;
@@ -69,6 +70,10 @@ const MAX_QUEUED: usize = 8192;
 pub enum FeedBuildError {
     #[error("feed store access failed")]
     Store(#[from] StoreError),
+    /// A product's stored bytes no longer had the digest the build read a
+    /// moment before: something wrote the catalog during the build.
+    #[error("product {product} changed while the feed was being built; the next build includes it")]
+    CatalogChanged { product: String },
     #[error("writing the {format} file failed")]
     Encode {
         format: &'static str,
@@ -105,8 +110,12 @@ impl GenerationOutcome {
 /// reused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildStats {
-    /// Stored products read.
+    /// Products in the catalog.
     pub products: u64,
+    /// When the build took the catalog from the published index and the
+    /// change log instead of reading every stored product: how many
+    /// products were logged as changed since the published build.
+    pub logged_changes: Option<u64>,
     /// Products whose segments, rows and report were copied from the
     /// published generation without decoding them.
     pub products_reused: u64,
@@ -297,6 +306,14 @@ fn build(
         GenerationOutcome::Held(held)
     } else {
         store.publish_feed(shop, &meta, &report, &row_hashes)?;
+        // Changes from before this build are in the published generation;
+        // the log keeps what came after. Failing to prune only costs the
+        // next build a few more products to check.
+        if let Some(start) = meta.changes_from
+            && let Err(e) = store.forget_changes_before(shop, start)
+        {
+            tracing::warn!(error = %ErrorChain(&e), "pruning the product change log failed");
+        }
         GenerationOutcome::Published(meta)
     };
     tracing::debug!(
@@ -322,18 +339,45 @@ struct Built {
     stats: BuildStats,
 }
 
-/// A stored product as the reader hands it over.
+/// A stored product as the reader hands it over: its id and digest, and
+/// its bytes when the reader read them too. A rebuild reads digests only
+/// and loads the few products it decodes ([`Catalog::load`]).
+#[derive(Clone)]
 struct Scanned {
     id: String,
     source: SourceHash,
-    stored: StoredProduct,
+    stored: Option<StoredProduct>,
+}
+
+/// Where products whose bytes were not scanned are loaded from.
+#[derive(Clone, Copy)]
+struct Catalog<'a> {
+    store: &'a Store,
+    shop: &'a ShopId,
+}
+
+impl Catalog<'_> {
+    /// The scanned product's bytes, which must still have the scanned
+    /// digest: a product reused as a neighbour's context must be the one
+    /// the published segments were built from.
+    fn load(self, product: &Scanned) -> Result<StoredProduct, FeedBuildError> {
+        if let Some(stored) = &product.stored {
+            return Ok(stored.clone());
+        }
+        match self.store.stored_product(self.shop, &product.id)? {
+            Some(stored) if stored.digest() == product.source => Ok(stored),
+            _ => Err(FeedBuildError::CatalogChanged {
+                product: product.id.clone(),
+            }),
+        }
+    }
 }
 
 /// A run of products to encode, with the products before it (newest last,
 /// at most [`CONTEXT_SEARCH`]): the encoder decodes them again, newest
 /// first, until one has valid rows, whose text is the run's context.
 struct Job {
-    predecessors: Vec<StoredProduct>,
+    predecessors: Vec<Scanned>,
     /// Whether `predecessors` go back to the start of the catalog (then the
     /// CSV and TSV headers come before them).
     from_start: bool,
@@ -346,7 +390,7 @@ struct Job {
 #[derive(Default)]
 struct ContextTracker {
     /// The latest products (newest last, at most [`CONTEXT_SEARCH`]).
-    recent: VecDeque<StoredProduct>,
+    recent: VecDeque<Scanned>,
     /// Products seen so far.
     seen: usize,
     /// The latest unchanged products that follow each other as they did in
@@ -403,8 +447,8 @@ impl ContextTracker {
     }
 
     /// Remembers the product just admitted.
-    fn push(&mut self, stored: StoredProduct) {
-        self.recent.push_back(stored);
+    fn push(&mut self, product: Scanned) {
+        self.recent.push_back(product);
         if self.recent.len() > CONTEXT_SEARCH {
             self.recent.pop_front();
         }
@@ -444,6 +488,9 @@ fn build_files(
     generation: u64,
     reuse: bool,
 ) -> Result<Built, BuildError> {
+    // Drawn before reading anything: every product change logged with a
+    // smaller number is in what this build reads.
+    let start = store.next_change()?;
     let published = store.feed_meta(shop)?;
     let fingerprint = index::fingerprint(settings.options, settings.filter);
     let mut previous = match (reuse, &published) {
@@ -471,7 +518,30 @@ fn build_files(
     let headers = ProductTexts::headers().map_err(encode_err(FeedFormat::OpenAiCsvGz))?;
     let mut out = Output::create(store, shop, generation, &fingerprint, sources, &headers)?;
 
-    let products = store.stored_products(shop)?;
+    // A rebuild after a build that logged where the change log stood
+    // takes the catalog from the published index plus the products changed
+    // since, and loads only those it decodes; any other build reads every
+    // stored product.
+    let logged = match (&previous, published.as_ref().and_then(|m| m.changes_from)) {
+        (Some(p), Some(since)) => {
+            let changed = store.changed_products(shop, since)?;
+            match IndexReader::open(&p.index) {
+                Ok(Some((records, _))) => Some((records, changed)),
+                _ => return Err(BuildError::Previous(io::Error::other("unreadable index"))),
+            }
+        }
+        _ => None,
+    };
+    stats.logged_changes = logged.as_ref().map(|(_, changed)| changed.len() as u64);
+    let catalog = Catalog { store, shop };
+    let products = match logged {
+        Some((records, changed)) => Scan::Logged(Box::new(Logged {
+            records: records.peekable(),
+            changed: changed.into_iter().peekable(),
+            catalog,
+        })),
+        None => Scan::Products(store.stored_products(shop)?),
+    };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     // Encoders share the job receiver; it outlives the scope, the sender
     // does not (dropping it, on success or error, stops the encoders).
@@ -480,7 +550,7 @@ fn build_files(
     let headers = &headers;
     std::thread::scope(|scope| -> Result<(), BuildError> {
         let job_tx = job_tx;
-        let (batch_tx, batch_rx) = sync_channel::<Result<Vec<Scanned>, StoreError>>(BATCHES_AHEAD);
+        let (batch_tx, batch_rx) = sync_channel::<Result<Vec<Scanned>, BuildError>>(BATCHES_AHEAD);
         let reader = std::thread::Builder::new()
             .name("feed-reader".into())
             .spawn_scoped(scope, move || read_products(products, &batch_tx))
@@ -492,7 +562,7 @@ fn build_files(
             std::thread::Builder::new()
                 .name("feed-encoder".into())
                 .spawn_scoped(scope, move || {
-                    encode_jobs(jobs, &done_tx, settings, headers)
+                    encode_jobs(jobs, &done_tx, settings, headers, catalog)
                 })
                 .map_err(encode_err(FeedFormat::OpenAiJsonlGz))?;
         }
@@ -519,7 +589,7 @@ fn build_files(
                     .filter(|o| *o.record.source == product.source)
                     .map(|o| (o.ordinal, o.record.segments[0].raw_len == 0));
                 let reusable = context.admit(unchanged);
-                let stored = product.stored.clone();
+                let scanned = product.clone();
                 if reusable && let Some(old) = old {
                     if let Some(full) = job.take() {
                         queue.dispatch(full, &mut out, &cursor.stale)?;
@@ -542,7 +612,7 @@ fn build_files(
                         .products
                         .push(product);
                 }
-                context.push(stored);
+                context.push(scanned);
                 while queue.write_head(&mut out, &cursor.stale, queue.slots.len() > MAX_QUEUED)? {}
             }
         }
@@ -583,16 +653,44 @@ fn build_files(
         counts.count(cursor.stale.rows.get(id), hash);
     }
 
-    let mut metas = Vec::with_capacity(4);
+    let mut writers = Vec::with_capacity(4);
     for (gz, format) in artifacts.into_iter().zip(FeedFormat::ALL) {
         let (writer, _) = gz.finish().map_err(|e| splice_err(e, format))?;
-        metas.push(finish(writer, format)?);
+        writers.push((writer, format));
     }
-    index
+    let index = index
         .finish()
         .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error))
-        .and_then(ArtifactWriter::finish)
         .map_err(index_err)?;
+    // Syncing the five files one after another waits for each file's
+    // writeback in turn; syncing them side by side lets the disk take
+    // them together. The threads mostly wait.
+    let (metas, index_synced) = std::thread::scope(|scope| {
+        let syncs: Vec<_> = writers
+            .into_iter()
+            .map(|(writer, format)| {
+                std::thread::Builder::new()
+                    .name("feed-sync".into())
+                    .spawn_scoped(scope, move || finish(writer, format))
+                    .map_err(encode_err(format))
+            })
+            .collect();
+        let index_synced = index.finish().map_err(index_err);
+        let metas: Result<Vec<ArtifactMeta>, FeedBuildError> = syncs
+            .into_iter()
+            .zip(FeedFormat::ALL)
+            .map(|(sync, format)| {
+                sync?.join().unwrap_or_else(|_| {
+                    Err(encode_err(format)(io::Error::other(
+                        "syncing the file panicked",
+                    )))
+                })
+            })
+            .collect();
+        (metas, index_synced)
+    });
+    let metas = metas?;
+    index_synced?;
 
     let valid = rows.len() as u64;
     let previous_valid = published.as_ref().map_or(0, |m| m.rows_valid);
@@ -606,6 +704,7 @@ fn build_files(
         rows_removed: previous_valid.saturating_sub(valid - counts.new_rows),
         snapshot_hash: hex(&Sha256::digest(rows.as_bytes())),
         artifacts: metas,
+        changes_from: Some(start),
     };
     Ok(Built {
         meta,
@@ -810,25 +909,109 @@ impl<'a> OldCursor<'a> {
     }
 }
 
-/// Reader thread: scans the catalog and hashes stored products.
+/// What the reader scans.
+enum Scan<'a, P> {
+    /// Every stored product.
+    Products(P),
+    /// The published index and the change log.
+    Logged(Box<Logged<'a>>),
+}
+
+impl<P> Iterator for Scan<'_, P>
+where
+    P: Iterator<Item = Result<StoredProduct, StoreError>>,
+{
+    type Item = Result<Scanned, BuildError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Scan::Products(p) => Some(
+                p.next()?
+                    .map(|stored| Scanned {
+                        id: stored.id().into_owned(),
+                        source: stored.digest(),
+                        stored: Some(stored),
+                    })
+                    .map_err(BuildError::from),
+            ),
+            Scan::Logged(logged) => logged.next(),
+        }
+    }
+}
+
+/// The catalog as the published index and the change log tell it, in id
+/// order: a product not logged since the published build is as the index
+/// records it (its bytes are loaded only if needed, and checked then); a
+/// logged one is read from the store, or skipped when it is gone.
+struct Logged<'a> {
+    records: std::iter::Peekable<IndexReader<'a>>,
+    /// Ids changed since the published build, in id order.
+    changed: std::iter::Peekable<std::vec::IntoIter<String>>,
+    catalog: Catalog<'a>,
+}
+
+impl Logged<'_> {
+    fn next(&mut self) -> Option<Result<Scanned, BuildError>> {
+        loop {
+            let record = match self.records.peek() {
+                Some(Ok(record)) => Some(record),
+                Some(Err(_)) => {
+                    let Some(Err(e)) = self.records.next() else {
+                        unreachable!("peeked an error");
+                    };
+                    return Some(Err(BuildError::Previous(e)));
+                }
+                None => None,
+            };
+            let take_changed = match (record, self.changed.peek()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(record), Some(id)) => id.as_str() <= record.id,
+            };
+            if !take_changed {
+                let Some(Ok(record)) = self.records.next() else {
+                    return None;
+                };
+                return Some(Ok(Scanned {
+                    id: record.id.to_owned(),
+                    source: *record.source,
+                    stored: None,
+                }));
+            }
+            let id = self.changed.next()?;
+            if record.is_some_and(|r| r.id == id) {
+                self.records.next();
+            }
+            match self.catalog.store.stored_product(self.catalog.shop, &id) {
+                Ok(Some(stored)) => {
+                    return Some(Ok(Scanned {
+                        id,
+                        source: stored.digest(),
+                        stored: Some(stored),
+                    }));
+                }
+                // Removed since.
+                Ok(None) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+}
+
+/// Reader thread: scans the catalog in batches.
 fn read_products(
-    products: impl Iterator<Item = Result<StoredProduct, StoreError>>,
-    tx: &SyncSender<Result<Vec<Scanned>, StoreError>>,
+    products: impl Iterator<Item = Result<Scanned, BuildError>>,
+    tx: &SyncSender<Result<Vec<Scanned>, BuildError>>,
 ) {
     let mut batch = Vec::with_capacity(READ_BATCH);
     for product in products {
-        let stored = match product {
-            Ok(p) => p,
+        match product {
+            Ok(p) => batch.push(p),
             Err(e) => {
                 let _ = tx.send(Err(e));
                 return;
             }
-        };
-        batch.push(Scanned {
-            id: stored.id().into_owned(),
-            source: index::source_hash(stored.stored_bytes()),
-            stored,
-        });
+        }
         // A closed channel means the build stopped; its error wins.
         if batch.len() >= READ_BATCH
             && tx
@@ -854,6 +1037,7 @@ fn encode_jobs(
     done: &SyncSender<(u64, JobResult)>,
     settings: &GenerationSettings<'_>,
     headers: &[Vec<u8>; 4],
+    catalog: Catalog<'_>,
 ) {
     let mut state = EncoderState {
         texts: ProductTexts::new(),
@@ -868,7 +1052,7 @@ fn encode_jobs(
             return;
         };
         let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            state.encode_job(settings, headers, job)
+            state.encode_job(settings, headers, catalog, job)
         }))
         .unwrap_or_else(|_| {
             // Fresh state: the old one may hold half a product.
@@ -901,12 +1085,13 @@ impl EncoderState<'_> {
         &mut self,
         settings: &GenerationSettings<'_>,
         headers: &[Vec<u8>; 4],
+        catalog: Catalog<'_>,
         job: Job,
     ) -> Result<(Vec<Encoded>, u64), FeedBuildError> {
         let mut mapped = 0u64;
         let mut primed = false;
-        for (empties, stored) in job.predecessors.iter().rev().enumerate() {
-            self.render(settings, stored)?;
+        for (empties, predecessor) in job.predecessors.iter().rev().enumerate() {
+            self.render(settings, &catalog.load(predecessor)?)?;
             mapped += 1;
             let texts = self
                 .texts
@@ -929,7 +1114,7 @@ impl EncoderState<'_> {
         }
         let mut out = Vec::with_capacity(job.products.len());
         for product in job.products {
-            let (rows, fragment) = self.render(settings, &product.stored)?;
+            let (rows, fragment) = self.render(settings, &catalog.load(&product)?)?;
             let texts = self
                 .texts
                 .texts()
@@ -1406,9 +1591,17 @@ mod tests {
         let before = catalog(300);
         let store = Store::temporary().unwrap();
         store.upsert_products(&shop(), &before).unwrap();
-        let first = published(&build_with(&store, &opts, Reuse::Published));
+        let first_build = build_with(&store, &opts, Reuse::Published);
+        assert_eq!(first_build.stats.logged_changes, None, "nothing to reuse");
+        let first = published(&first_build);
 
-        // Change one product, add one, remove one, far apart in id order.
+        // Change one product, add one, remove one, far apart in id order;
+        // and add one that is gone again before the rebuild.
+        let fleeting = product(2_000);
+        store
+            .upsert_products(&shop(), std::slice::from_ref(&fleeting))
+            .unwrap();
+        store.remove_products(&shop(), &[fleeting.id]).unwrap();
         let mut after = before.clone();
         after[40].variants[1].price = test_products::usd(11_111);
         let added = product(1_000);
@@ -1427,6 +1620,8 @@ mod tests {
         let expected = expected_encoded(&before, &after, &changed);
         assert!((4..=6).contains(&expected), "{expected}");
         assert_eq!(rebuilt.stats.products, after.len() as u64);
+        // Only the logged products were read from the store.
+        assert_eq!(rebuilt.stats.logged_changes, Some(4));
         assert_eq!(rebuilt.stats.products_encoded, expected);
         assert_eq!(rebuilt.stats.products_reused, after.len() as u64 - expected);
         // Three runs, each after one or two decoded predecessors.
@@ -1585,11 +1780,24 @@ mod tests {
         let held = build_generation(&store, &shop(), &strict).unwrap();
         assert!(matches!(held.outcome, GenerationOutcome::Held(_)));
         assert_eq!(held.stats.products_reused, 49, "{:?}", held.stats);
+        assert_eq!(held.stats.logged_changes, Some(100));
 
+        // A held build leaves the change log alone: the next build still
+        // checks the products changed since the published one.
         store.upsert_products(&shop(), &products[..100]).unwrap();
         let restored = build_generation(&store, &shop(), &strict).unwrap();
         assert_eq!(restored.outcome, GenerationOutcome::Unchanged(first));
+        assert_eq!(restored.stats.logged_changes, Some(100));
         assert_eq!(restored.stats.products_reused, 150);
+
+        // A published build prunes the log up to its start.
+        store.upsert_products(&shop(), &[product(7_000)]).unwrap();
+        let grown = build_generation(&store, &shop(), &strict).unwrap();
+        assert!(matches!(grown.outcome, GenerationOutcome::Published(_)));
+        assert_eq!(grown.stats.logged_changes, Some(101));
+        let next = build_generation(&store, &shop(), &strict).unwrap();
+        assert_eq!(next.stats.logged_changes, Some(0));
+        assert_eq!(next.stats.products_reused, 151);
     }
 
     #[test]
@@ -1612,6 +1820,48 @@ mod tests {
         let (cold_store, cold_meta) = cold(&products, &opts);
         assert_eq!(meta.artifacts, cold_meta.artifacts);
         assert_eq!(texts(&store, &meta), texts(&cold_store, &cold_meta));
+    }
+
+    #[test]
+    fn a_product_loaded_by_digest_must_still_have_that_digest() {
+        let store = Store::temporary().unwrap();
+        store.upsert_products(&shop(), &catalog(2)).unwrap();
+        let shop = shop();
+        let catalog = Catalog {
+            store: &store,
+            shop: &shop,
+        };
+        // As a rebuild scans unchanged products: id and digest only.
+        let scanned: Vec<Scanned> = store
+            .stored_products(&shop)
+            .unwrap()
+            .map(|p| {
+                let p = p.unwrap();
+                Scanned {
+                    id: p.id().into_owned(),
+                    source: p.digest(),
+                    stored: None,
+                }
+            })
+            .collect();
+        let loaded = catalog.load(&scanned[0]).unwrap();
+        assert_eq!(loaded.digest(), scanned[0].source);
+        assert_eq!(loaded.id(), scanned[0].id.as_str());
+
+        // Rewritten after the scan: refused, not used under the old digest.
+        let mut changed = loaded.decode().unwrap();
+        changed.title.push_str(" (edited)");
+        store.upsert_products(&shop, &[changed]).unwrap();
+        // Removed after the scan.
+        store
+            .remove_products(&shop, std::slice::from_ref(&scanned[1].id))
+            .unwrap();
+        for gone in &scanned {
+            assert!(matches!(
+                catalog.load(gone),
+                Err(FeedBuildError::CatalogChanged { product }) if product == gone.id
+            ));
+        }
     }
 
     #[test]

@@ -50,11 +50,13 @@ pub const FEED_ENCODING_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"ACPFIDX\0";
 
 /// SHA-256 of a product's stored bytes (as the store holds them).
-pub type SourceHash = [u8; 32];
+/// The store's digest of a product's stored bytes, compared between
+/// generations.
+pub type SourceHash = crate::store::ProductDigest;
 
-/// Hash of stored product bytes, compared between generations.
+/// Hash of stored product bytes (the store's product digest).
 pub fn source_hash(stored: &[u8]) -> SourceHash {
-    Sha256::digest(stored).into()
+    crate::store::product_digest(stored)
 }
 
 /// Fingerprint of everything besides the stored product bytes that decides

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sled::Batch;
 
 use super::{Store, StoreError, keys};
@@ -67,6 +68,75 @@ pub struct SyncState {
     pub last_error: Option<SyncFailure>,
 }
 
+/// SHA-256 of a product's stored value: equal digests, equal bytes.
+pub type ProductDigest = [u8; 32];
+
+/// The digest of stored product bytes.
+pub fn product_digest(stored: &[u8]) -> ProductDigest {
+    Sha256::digest(stored).into()
+}
+
+/// A change-log number. Every batch that writes or removes products draws
+/// one and logs the ids under it (see [`Store::changed_products`]).
+/// Numbers only grow, across restarts too.
+pub type ChangeSeq = u64;
+
+/// A product encoded for the store: lets a writer compare it with the
+/// stored one by bytes, without decoding either.
+pub struct EncodedProduct {
+    id: String,
+    value: Vec<u8>,
+}
+
+impl EncodedProduct {
+    pub fn new(product: &Product) -> Self {
+        EncodedProduct {
+            id: product.id.clone(),
+            value: keys::encode_compressed(product),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether `stored` holds exactly these bytes.
+    pub fn matches(&self, stored: &StoredProduct) -> bool {
+        stored.stored_bytes() == self.value.as_slice()
+    }
+}
+
+/// One batch of product writes and removals, logged as one change.
+#[derive(Default)]
+struct ProductBatch {
+    batch: Batch,
+    ids: Vec<String>,
+}
+
+impl ProductBatch {
+    fn insert(&mut self, shop: &ShopId, product: EncodedProduct) {
+        self.batch
+            .insert(keys::product(shop.as_str(), &product.id), product.value);
+        self.ids.push(product.id);
+    }
+
+    fn remove(&mut self, shop: &ShopId, id: &str) {
+        self.batch.remove(keys::product(shop.as_str(), id));
+        self.ids.push(id.to_owned());
+    }
+
+    /// The batch with its change-log entry.
+    fn logged(mut self, shop: &ShopId, change: ChangeSeq) -> Batch {
+        if !self.ids.is_empty() {
+            self.batch.insert(
+                keys::product_change(shop.as_str(), change),
+                keys::encode(&self.ids),
+            );
+        }
+        self.batch
+    }
+}
+
 /// A product as stored: its id and stored bytes (version byte and
 /// compressed JSON), decoded only when asked. Lets a feed rebuild compare
 /// products by their bytes without decoding unchanged ones. Cheap to clone
@@ -88,6 +158,11 @@ impl StoredProduct {
     /// The value exactly as stored: equal bytes mean an equal product.
     pub fn stored_bytes(&self) -> &[u8] {
         &self.value
+    }
+
+    /// The digest of the stored bytes.
+    pub fn digest(&self) -> ProductDigest {
+        product_digest(&self.value)
     }
 
     /// Decodes the product.
@@ -145,15 +220,92 @@ impl Store {
     /// # Errors
     /// Store I/O.
     pub fn upsert_products(&self, shop: &ShopId, products: &[Product]) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
+        let mut batch = ProductBatch::default();
         for p in products {
-            batch.insert(
-                keys::product(shop.as_str(), &p.id),
-                keys::encode_compressed(p),
-            );
+            batch.insert(shop, EncodedProduct::new(p));
         }
-        self.catalog()?.apply_batch(batch)?;
+        self.apply_products(shop, batch)
+    }
+
+    /// Writes encoded products in one atomic batch.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn put_encoded_products(
+        &self,
+        shop: &ShopId,
+        products: Vec<EncodedProduct>,
+    ) -> Result<(), StoreError> {
+        let mut batch = ProductBatch::default();
+        for p in products {
+            batch.insert(shop, p);
+        }
+        self.apply_products(shop, batch)
+    }
+
+    fn apply_products(&self, shop: &ShopId, batch: ProductBatch) -> Result<(), StoreError> {
+        let change = self.next_change()?;
+        self.catalog()?.apply_batch(batch.logged(shop, change))?;
         Ok(())
+    }
+
+    /// Draws a change-log sequence number, greater than every one drawn
+    /// before.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn next_change(&self) -> Result<ChangeSeq, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// The ids of the products of `shop` written or removed by batches
+    /// numbered `since` or later, in id order. A feed build draws a number
+    /// when it starts ([`Self::next_change`]); the products logged from
+    /// that number on changed after it started reading.
+    ///
+    /// # Errors
+    /// Store I/O or an unreadable entry.
+    pub fn changed_products(
+        &self,
+        shop: &ShopId,
+        since: ChangeSeq,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = std::collections::BTreeSet::new();
+        for item in self
+            .catalog()?
+            .range(keys::product_change(shop.as_str(), since)..)
+        {
+            let (key, value) = item?;
+            if !key.starts_with(&keys::changes_prefix(shop.as_str())) {
+                break;
+            }
+            ids.extend(keys::decode::<Vec<String>>(&key, &value)?);
+        }
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Drops the change-log entries of `shop` numbered before `before`.
+    /// Entries are never rewritten, so a batch logged meanwhile (numbered
+    /// later) stays. Returns how many entries were dropped.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn forget_changes_before(
+        &self,
+        shop: &ShopId,
+        before: ChangeSeq,
+    ) -> Result<u64, StoreError> {
+        let tree = self.catalog()?;
+        let mut batch = Batch::default();
+        let mut forgotten = 0;
+        let range =
+            keys::changes_prefix(shop.as_str())..keys::product_change(shop.as_str(), before);
+        for key in tree.range(range).keys() {
+            batch.remove(key?);
+            forgotten += 1;
+        }
+        tree.apply_batch(batch)?;
+        Ok(forgotten)
     }
 
     /// Writes one page of an incremental sync: the changed products and the
@@ -177,16 +329,14 @@ impl Store {
         };
         // Never move the cursor backwards (pages can overlap on purpose).
         state.cursor = Some(state.cursor.map_or(cursor, |c| c.max(cursor)));
-        let mut batch = Batch::default();
+        let mut batch = ProductBatch::default();
         for p in products {
-            batch.insert(
-                keys::product(shop.as_str(), &p.id),
-                keys::encode_compressed(p),
-            );
+            batch.insert(shop, EncodedProduct::new(p));
         }
         for id in removed_ids {
-            batch.remove(keys::product(shop.as_str(), id));
+            batch.remove(shop, id);
         }
+        let mut batch = batch.logged(shop, self.next_change()?);
         batch.insert(state_key, keys::encode(&state));
         tree.apply_batch(batch)?;
         Ok(())
@@ -238,6 +388,24 @@ impl Store {
         }))
     }
 
+    /// One stored product, undecoded.
+    ///
+    /// # Errors
+    /// Store I/O.
+    pub fn stored_product(
+        &self,
+        shop: &ShopId,
+        id: &str,
+    ) -> Result<Option<StoredProduct>, StoreError> {
+        let key = keys::product(shop.as_str(), id);
+        let id_start = key.len() - id.len();
+        Ok(self.catalog()?.get(&key)?.map(|value| StoredProduct {
+            key: key.into(),
+            id_start,
+            value,
+        }))
+    }
+
     /// The ids of every stored product of `shop`.
     ///
     /// # Errors
@@ -266,12 +434,11 @@ impl Store {
     /// # Errors
     /// Store I/O.
     pub fn remove_products(&self, shop: &ShopId, ids: &[String]) -> Result<(), StoreError> {
-        let mut batch = Batch::default();
+        let mut batch = ProductBatch::default();
         for id in ids {
-            batch.remove(keys::product(shop.as_str(), id));
+            batch.remove(shop, id);
         }
-        self.catalog()?.apply_batch(batch)?;
-        Ok(())
+        self.apply_products(shop, batch)
     }
 
     /// # Errors
@@ -368,6 +535,108 @@ mod tests {
         assert_eq!(ids, vec!["2".to_string()]);
         // Prefix scans do not leak another shop whose id shares a prefix.
         assert_eq!(store.product_count(&other).unwrap(), 1);
+    }
+
+    fn changed(store: &Store, shop: &ShopId, since: ChangeSeq) -> Vec<String> {
+        store.changed_products(shop, since).unwrap()
+    }
+
+    #[test]
+    fn every_write_path_logs_the_products_it_touches() {
+        let store = Store::temporary().unwrap();
+        let shop = ShopId::parse("a").unwrap();
+        let other = ShopId::parse("ab").unwrap();
+        store
+            .upsert_products(&shop, &[product("1", "One"), product("2", "Two")])
+            .unwrap();
+        store
+            .upsert_products(&other, &[product("9", "Else")])
+            .unwrap();
+
+        let start = store.next_change().unwrap();
+        store
+            .apply_incremental_page(
+                &shop,
+                &[product("3", "Three")],
+                &["2".to_string()],
+                Utc::now(),
+            )
+            .unwrap();
+        store
+            .put_encoded_products(&shop, vec![EncodedProduct::new(&product("5", "Five"))])
+            .unwrap();
+        store.remove_products(&shop, &["5".to_string()]).unwrap();
+        // A page that moves only the cursor logs nothing.
+        store
+            .apply_incremental_page(&shop, &[], &[], Utc::now())
+            .unwrap();
+
+        // Removals are logged too: a build must learn of them.
+        assert_eq!(changed(&store, &shop, 0), ["1", "2", "3", "5"]);
+        assert_eq!(changed(&store, &shop, start), ["2", "3", "5"]);
+        assert!(changed(&store, &shop, store.next_change().unwrap()).is_empty());
+        // Another shop's log is its own, though its id extends this one's.
+        assert_eq!(changed(&store, &other, 0), ["9"]);
+    }
+
+    #[test]
+    fn forgetting_keeps_changes_logged_since() {
+        let store = Store::temporary().unwrap();
+        let shop = ShopId::parse("s").unwrap();
+        let other = ShopId::parse("t").unwrap();
+        store
+            .upsert_products(&shop, &[product("1", "One"), product("2", "Two")])
+            .unwrap();
+        store
+            .upsert_products(&other, &[product("1", "One")])
+            .unwrap();
+        let start = store.next_change().unwrap();
+        store
+            .upsert_products(&shop, &[product("2", "Two again")])
+            .unwrap();
+        assert_eq!(store.forget_changes_before(&shop, start).unwrap(), 1);
+        assert_eq!(changed(&store, &shop, 0), ["2"]);
+        assert_eq!(changed(&store, &other, 0), ["1"]);
+        // The products themselves are untouched.
+        assert_eq!(store.product_count(&shop).unwrap(), 2);
+    }
+
+    #[test]
+    fn equal_products_encode_to_equal_bytes() {
+        let store = Store::temporary().unwrap();
+        let shop = ShopId::parse("s").unwrap();
+        let one = product("1", "One");
+        store
+            .upsert_products(&shop, std::slice::from_ref(&one))
+            .unwrap();
+        let stored = store.stored_product(&shop, "1").unwrap().unwrap();
+        assert!(EncodedProduct::new(&one.clone()).matches(&stored));
+        let uno = Product {
+            title: "Uno".into(),
+            ..one
+        };
+        assert!(!EncodedProduct::new(&uno).matches(&stored));
+        assert_eq!(stored.digest(), product_digest(stored.stored_bytes()));
+        assert!(store.stored_product(&shop, "2").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unreadable_change_entry_is_an_error() {
+        let store = Store::temporary().unwrap();
+        let shop = ShopId::parse("s").unwrap();
+        store
+            .upsert_products(&shop, &[product("1", "One")])
+            .unwrap();
+        let after = store.next_change().unwrap();
+        store
+            .catalog()
+            .unwrap()
+            .insert(keys::product_change("s", after), &b"\x01[1,"[..])
+            .unwrap();
+        assert!(matches!(
+            store.changed_products(&shop, 0),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]

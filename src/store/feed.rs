@@ -206,6 +206,12 @@ pub struct FeedMeta {
     /// id and content hash, in feed order.
     pub snapshot_hash: String,
     pub artifacts: Vec<ArtifactMeta>,
+    /// The change-log number drawn when this generation's build started
+    /// (see [`Store::changed_products`]): products logged with a smaller
+    /// number are as this generation has them, unless logged again since.
+    /// Absent for generations built before the change log existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_from: Option<u64>,
 }
 
 impl FeedMeta {
@@ -777,6 +783,7 @@ mod tests {
             rows_removed: 0,
             snapshot_hash: String::new(),
             artifacts,
+            changes_from: None,
         }
     }
 

@@ -1,9 +1,12 @@
 //! Tree names, key layouts and the value codec. Every key layout lives here.
 //!
 //! Trees:
-//! - `catalog`: `p\0{shop}\0{product_id}` → Product, `s\0{shop}` → SyncState,
-//!   `f\0{shop}` → ShopFacts. One tree, so a sync's products and its cursor
-//!   commit in one atomic batch.
+//! - `catalog`: `p\0{shop}\0{product_id}` → Product,
+//!   `c\0{shop}\0{number}` → the ids of the products one write batch
+//!   wrote or removed (the change log; the number is 8 bytes big-endian),
+//!   `s\0{shop}` → SyncState, `f\0{shop}` → ShopFacts. One tree, so a
+//!   sync's products, their change-log entry and its cursor commit in one
+//!   atomic batch.
 //! - `feed`: `m\0{shop}` → FeedMeta (the published pointer),
 //!   `h\0{shop}` → HeldFeed. The artifacts, the report and the row-hash
 //!   index of each generation are files (see `feed.rs`).
@@ -45,6 +48,21 @@ pub(super) fn products_prefix(shop: &str) -> Vec<u8> {
     k
 }
 
+/// The change-log entry of one write batch: the shop's prefix, then the
+/// batch's number big-endian, so entries sort by number.
+pub(super) fn product_change(shop: &str, change: u64) -> Vec<u8> {
+    let mut k = changes_prefix(shop);
+    k.extend_from_slice(&change.to_be_bytes());
+    k
+}
+
+/// Prefix of every change-log key of `shop` (ends with the separator).
+pub(super) fn changes_prefix(shop: &str) -> Vec<u8> {
+    let mut k = key(&[b"c", shop.as_bytes()]);
+    k.push(0);
+    k
+}
+
 pub(super) fn sync_state(shop: &str) -> Vec<u8> {
     key(&[b"s", shop.as_bytes()])
 }
@@ -74,20 +92,40 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Serializes a value as compressed JSON with the version byte (format 2).
+///
+/// Each thread keeps its JSON buffer and compressor between calls: a
+/// compressor's setup (allocating and clearing its window and hash table)
+/// costs more than compressing one product.
 pub(super) fn encode_compressed<T: Serialize>(value: &T) -> Vec<u8> {
-    use std::io::Write;
-    let mut out = flate2::write::DeflateEncoder::new(
-        vec![VALUE_VERSION_DEFLATE],
-        flate2::Compression::fast(),
-    );
-    let written = serde_json::to_writer(&mut out, value)
-        .map_err(std::io::Error::other)
-        .and_then(|()| out.flush());
-    match (written, out.finish()) {
-        (Ok(()), Ok(bytes)) => bytes,
-        // Writing into a Vec cannot fail; fall back to the plain format.
-        _ => encode(value),
+    thread_local! {
+        static DEFLATE: std::cell::RefCell<(Vec<u8>, flate2::Compress)> =
+            std::cell::RefCell::new((Vec::new(), flate2::Compress::new(flate2::Compression::fast(), false)));
     }
+    DEFLATE.with(|cell| {
+        let Ok(mut guard) = cell.try_borrow_mut() else {
+            // Only reachable if serializing re-entered this function.
+            return encode(value);
+        };
+        let (json, deflate) = &mut *guard;
+        json.clear();
+        if serde_json::to_writer(&mut *json, value).is_err() {
+            return encode(value);
+        }
+        deflate.reset();
+        let mut out = Vec::with_capacity(json.len() / 3 + 64);
+        out.push(VALUE_VERSION_DEFLATE);
+        loop {
+            let consumed = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX);
+            let input = json.get(consumed..).unwrap_or_default();
+            match deflate.compress_vec(input, &mut out, flate2::FlushCompress::Finish) {
+                Ok(flate2::Status::StreamEnd) => return out,
+                // Out of room: grow the output and go on.
+                Ok(_) => out.reserve(out.capacity().max(256)),
+                // Compressing in memory cannot fail; fall back to plain.
+                Err(_) => return encode(value),
+            }
+        }
+    })
 }
 
 /// Decodes a value written by [`encode`] or [`encode_compressed`].
@@ -131,6 +169,24 @@ mod tests {
     struct Sample {
         name: String,
         n: u32,
+    }
+
+    #[test]
+    fn compressed_values_of_every_size_round_trip_and_repeat_byte_for_byte() {
+        // Sizes from empty to well past the first output allocation, in an
+        // order that makes the reused compressor shrink and grow.
+        for n in [0, 1, 3000, 7, 40_000, 2, 250_000, 64] {
+            let value = Sample {
+                name: (0..n)
+                    .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+                    .collect(),
+                n: n as u32,
+            };
+            let packed = encode_compressed(&value);
+            assert_eq!(packed[0], VALUE_VERSION_DEFLATE);
+            assert_eq!(decode::<Sample>(b"k", &packed).unwrap(), value);
+            assert_eq!(encode_compressed(&value), packed, "size {n}");
+        }
     }
 
     #[test]

@@ -14,7 +14,10 @@ mod outbox;
 mod reconcile;
 mod scratch;
 
-pub use catalog::{StoredProduct, SyncFailure, SyncKind, SyncRecord, SyncState};
+pub use catalog::{
+    ChangeSeq, EncodedProduct, ProductDigest, StoredProduct, SyncFailure, SyncKind, SyncRecord,
+    SyncState, product_digest,
+};
 pub use checkout::{IdempotencyPolicy, IdempotencyScope, IdempotencyStart, StoredResponse};
 pub use delivery::DELIVERY_HISTORY;
 pub use etsy::{

@@ -200,6 +200,21 @@ impl Scratch {
         )
     }
 
+    /// How many keys start with `prefix` (no value is read).
+    ///
+    /// # Errors
+    /// File I/O (flushing pending writes).
+    pub fn count_prefix(&self, prefix: &[u8]) -> Result<u64, StoreError> {
+        let mut index = self.lock();
+        index.settle()?;
+        let start = index.lower_bound(prefix);
+        let count = index.entries[start..]
+            .iter()
+            .take_while(|e| index.key(e).starts_with(prefix))
+            .count();
+        Ok(count as u64)
+    }
+
     /// Entries, counting each key once.
     pub fn len(&self) -> usize {
         let mut index = self.lock();
@@ -268,6 +283,29 @@ mod tests {
         );
         assert!(scan(b"x").is_empty());
         assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn prefix_counts_match_prefix_scans() {
+        let (_dir, s) = scratch();
+        for key in [
+            "c/p/1/v/1",
+            "c/p/1/v/2",
+            "c/v/1/m/1",
+            "p/1",
+            "p/2",
+            "c/p/1/v/1",
+        ] {
+            s.insert(key.as_bytes(), b"x").unwrap();
+        }
+        for prefix in ["c/", "c/p/", "p/", "q/", ""] {
+            assert_eq!(
+                s.count_prefix(prefix.as_bytes()).unwrap(),
+                s.scan_prefix(prefix.as_bytes()).count() as u64,
+                "{prefix}"
+            );
+        }
+        assert_eq!(s.count_prefix(b"c/").unwrap(), 3);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::feed::{FeedError, FeedFilter, FeedOptions};
 use crate::metrics as m;
 use crate::scheduler::{RunSummary, SchedulerHandle, ShopJob};
 use crate::source::shopify::{ShopifyAuth, ShopifyClient, ShopifyClientSettings, ShopifyError};
-use crate::store::{Store, StoreError, SyncFailure, SyncKind, SyncRecord};
+use crate::store::{EncodedProduct, Store, StoreError, SyncFailure, SyncKind, SyncRecord};
 use crate::telemetry::{ErrorChain, spawn_blocking_in_span};
 
 mod etsy;
@@ -499,12 +499,12 @@ fn summary(kind: SyncKind, written: u64, removed: u64, feed: &GenerationOutcome)
     }
 }
 
-/// Writes the reassembled bulk catalog (only products that changed) and
-/// removes stored products the bulk output no longer contains. Returns
-/// (written, removed).
 /// Products reassembled ahead of the writer during a full sync.
 const ASSEMBLE_AHEAD: usize = 256;
 
+/// Writes the reassembled bulk catalog (only products that changed) and
+/// removes stored products the bulk output no longer contains. Returns
+/// (written, removed).
 fn apply_full_catalog(
     store: &Store,
     shop: &ShopId,
@@ -513,31 +513,42 @@ fn apply_full_catalog(
 ) -> Result<(u64, u64), SyncError> {
     // Product ids seen in the bulk output; small (ids only), so in memory.
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut batch: Vec<Product> = Vec::with_capacity(WRITE_BATCH);
+    let mut batch: Vec<EncodedProduct> = Vec::with_capacity(WRITE_BATCH);
     let mut written = 0u64;
-    // Reassembly (reading and parsing bulk lines) runs on its own thread,
-    // ahead of comparing, compressing and writing on this one; the bounded
+    // Reassembly (reading and parsing bulk lines) and encoding run on their
+    // own threads, ahead of comparing and writing on this one; the bounded
     // channel keeps memory flat.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Product>(ASSEMBLE_AHEAD);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedProduct>(ASSEMBLE_AHEAD);
+    // Assembling and encoding cost several times what writing does.
+    let assemblers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     std::thread::scope(|scope| -> Result<(), SyncError> {
         let assembler = std::thread::Builder::new()
             .name("bulk-assemble".into())
             .spawn_scoped(scope, move || {
-                crate::source::shopify::assemble_bulk_products(bulk, currency, |product| {
-                    // A closed channel means the writer failed; its error wins.
-                    let _ = tx.send(product);
-                })
+                // Encoding (compressing) on the assemblers keeps this
+                // thread free for comparing and writing.
+                crate::source::shopify::assemble_bulk_products_on(
+                    assemblers,
+                    bulk,
+                    currency,
+                    |product| {
+                        // A closed channel means the writer failed; its
+                        // error wins.
+                        let _ = tx.send(EncodedProduct::new(&product));
+                    },
+                )
             })
             .map_err(|e| SyncError::Join(e.to_string()))?;
         let write = || -> Result<(), StoreError> {
-            for product in rx {
-                seen.insert(product.id.clone());
-                if store.product(shop, &product.id)?.as_ref() != Some(&product) {
-                    batch.push(product);
+            for encoded in rx {
+                seen.insert(encoded.id().to_owned());
+                // Equal stored bytes mean an equal product.
+                let stored = store.stored_product(shop, encoded.id())?;
+                if !stored.is_some_and(|s| encoded.matches(&s)) {
+                    batch.push(encoded);
                     if batch.len() >= WRITE_BATCH {
-                        store.upsert_products(shop, &batch)?;
                         written += batch.len() as u64;
-                        batch.clear();
+                        store.put_encoded_products(shop, std::mem::take(&mut batch))?;
                     }
                 }
             }
@@ -551,8 +562,8 @@ fn apply_full_catalog(
         assembled?;
         Ok(())
     })?;
-    store.upsert_products(shop, &batch)?;
     written += batch.len() as u64;
+    store.put_encoded_products(shop, batch)?;
 
     let mut gone = Vec::new();
     for id in store.product_ids(shop)? {

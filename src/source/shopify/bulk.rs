@@ -33,7 +33,7 @@ use super::wire::{
 };
 use crate::domain::{Currency, Product};
 use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
-use crate::store::Scratch;
+use crate::store::{Scratch, StoreError};
 
 /// Attempts to start a bulk operation while others are still running.
 const START_ATTEMPTS: u32 = 6;
@@ -378,8 +378,8 @@ impl ShopifyClient {
         progress: &mut impl FnMut(BulkProgress),
     ) -> Result<FinishedBulk, ShopifyError> {
         let timings = &self.inner.timings;
-        let deadline = Instant::now() + timings.bulk_poll_deadline;
-        let mut interval = timings.bulk_poll_initial;
+        let started = Instant::now();
+        let deadline = started + timings.bulk_poll_deadline;
         loop {
             let executed = self
                 .execute::<BulkStatus>(bulk_status::Variables {
@@ -421,13 +421,13 @@ impl ShopifyClient {
                     });
                 }
             }
+            let interval = poll_wait(started.elapsed(), timings);
             if Instant::now() + interval > deadline {
                 return Err(ShopifyError::BulkTimedOut {
                     operation_id: operation_id.to_owned(),
                 });
             }
             tokio::time::sleep(interval).await;
-            interval = (interval * 2).min(timings.bulk_poll_cap);
         }
     }
 
@@ -527,6 +527,17 @@ struct DownloadTotals {
 }
 
 /// The last `/`-separated segment of a key.
+/// The wait before the next status poll of an operation running for
+/// `elapsed`: a quarter of that, within the configured bounds. Exports of a
+/// few seconds are polled every second or so; one of an hour, every 30 s.
+/// (Doubling the wait instead could notice a 7 s export at 15 s.)
+pub(super) fn poll_wait(elapsed: Duration, timings: &super::client::ClientTimings) -> Duration {
+    (elapsed / 4).clamp(
+        timings.bulk_poll_initial,
+        timings.bulk_poll_cap.max(timings.bulk_poll_initial),
+    )
+}
+
 fn last_segment(key: &[u8]) -> &[u8] {
     key.rsplit(|b| *b == b'/').next().unwrap_or(key)
 }
@@ -548,42 +559,132 @@ pub fn assemble_bulk_products(
     currency: Currency,
     mut f: impl FnMut(Product),
 ) -> Result<AssembleReport, ShopifyError> {
-    let mut report = AssembleReport::default();
-    let mut attached = 0u64;
+    let mut tally = Tally::default();
     for entry in scratch.scan_prefix(b"p/") {
         let (key, value) = entry.map_err(scratch_err)?;
+        if let Some(product) = tally.assemble(scratch, &key, &value, currency)? {
+            f(product);
+        }
+    }
+    tally.finish(scratch)
+}
+
+/// [`assemble_bulk_products`] on `workers` threads (the calling one
+/// included), for a full sync: assembling a product (reading and parsing its
+/// lines, mapping it) and whatever `f` does with it run on every worker, so
+/// products reach `f` in no particular order.
+///
+/// # Errors
+/// Scratch read failures.
+pub fn assemble_bulk_products_on(
+    workers: usize,
+    scratch: &Scratch,
+    currency: Currency,
+    f: impl Fn(Product) + Sync,
+) -> Result<AssembleReport, ShopifyError> {
+    let roots = std::sync::Mutex::new(scratch.scan_prefix(b"p/"));
+    let work = || -> Result<Tally, ShopifyError> {
+        let mut tally = Tally::default();
+        loop {
+            let next = roots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some(entry) = next else {
+                return Ok(tally);
+            };
+            let (key, value) = entry.map_err(scratch_err)?;
+            if let Some(product) = tally.assemble(scratch, &key, &value, currency)? {
+                f(product);
+            }
+        }
+    };
+    let tallies = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers.max(1))
+            .map(|_| {
+                std::thread::Builder::new()
+                    .name("bulk-assemble".into())
+                    .spawn_scoped(scope, work)
+            })
+            .collect();
+        let mut tallies = vec![work()];
+        for helper in helpers {
+            tallies.push(match helper {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(scratch_err(StoreError::Scratch(std::io::Error::other(
+                        "a bulk assembler panicked",
+                    ))))
+                }),
+                Err(e) => Err(scratch_err(StoreError::Scratch(e))),
+            });
+        }
+        tallies
+    });
+    let mut total = Tally::default();
+    for tally in tallies {
+        let tally = tally?;
+        total.report.products += tally.report.products;
+        total.report.variants += tally.report.variants;
+        total.report.media += tally.report.media;
+        total.report.invalid += tally.report.invalid;
+        total.attached += tally.attached;
+    }
+    total.finish(scratch)
+}
+
+/// What assembly found so far.
+#[derive(Default)]
+struct Tally {
+    report: AssembleReport,
+    /// Child lines attached to a product (valid or not).
+    attached: u64,
+}
+
+impl Tally {
+    /// Assembles the product of one root line; `None` when it is left out.
+    fn assemble(
+        &mut self,
+        scratch: &Scratch,
+        key: &[u8],
+        value: &[u8],
+        currency: Currency,
+    ) -> Result<Option<Product>, ShopifyError> {
         let product_id = String::from_utf8_lossy(&key[2..]).into_owned();
-        match assemble_one(scratch, &product_id, &value, currency)? {
+        match assemble_one(scratch, &product_id, value, currency)? {
             Assembled::Product {
                 product,
                 children,
                 variants,
                 media,
             } => {
-                attached += children;
-                report.variants += variants;
-                report.media += media;
-                report.products += 1;
-                f(*product);
+                self.attached += children;
+                self.report.variants += variants;
+                self.report.media += media;
+                self.report.products += 1;
+                Ok(Some(*product))
             }
             Assembled::Invalid { children, error } => {
-                attached += children;
-                report.invalid += 1;
+                self.attached += children;
+                self.report.invalid += 1;
                 tracing::warn!(product.id = %product_id, error = %error, "skipping unassemblable bulk product");
+                Ok(None)
             }
         }
     }
-    let mut children = 0u64;
-    for entry in scratch.scan_prefix(b"c/") {
-        entry.map_err(scratch_err)?;
-        children += 1;
+
+    /// Counts orphans: child lines no product took.
+    fn finish(mut self, scratch: &Scratch) -> Result<AssembleReport, ShopifyError> {
+        let children = scratch.count_prefix(b"c/").map_err(scratch_err)?;
+        self.report.orphans = children.saturating_sub(self.attached);
+        if self.report.orphans > 0 {
+            metrics::counter!(BULK_ORPHANS_TOTAL).increment(self.report.orphans);
+            tracing::warn!(
+                bulk.orphans = self.report.orphans,
+                "bulk lines without a parent"
+            );
+        }
+        Ok(self.report)
     }
-    report.orphans = children.saturating_sub(attached);
-    if report.orphans > 0 {
-        metrics::counter!(BULK_ORPHANS_TOTAL).increment(report.orphans);
-        tracing::warn!(bulk.orphans = report.orphans, "bulk lines without a parent");
-    }
-    Ok(report)
 }
 
 enum Assembled {
@@ -685,6 +786,25 @@ fn assemble_one(
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn polls_wait_a_quarter_of_the_operation_age_within_bounds() {
+        let timings = crate::source::shopify::client::ClientTimings::default();
+        let secs = |s: u64| poll_wait(Duration::from_secs(s), &timings);
+        assert_eq!(secs(0), Duration::from_secs(1));
+        assert_eq!(secs(3), Duration::from_secs(1));
+        assert_eq!(secs(8), Duration::from_secs(2));
+        assert_eq!(secs(60), Duration::from_secs(15));
+        assert_eq!(secs(3600), Duration::from_secs(30));
+        // Simulated: an export finishing at 7.2 s is seen within 1.2 s of
+        // it (doubling waits from 1 s would poll at 7 s, then at 15 s).
+        let done = Duration::from_millis(7_200);
+        let mut now = Duration::ZERO;
+        while now < done {
+            now += poll_wait(now, &timings);
+        }
+        assert!(now - done <= Duration::from_millis(1_200), "{now:?}");
+    }
 
     #[test]
     fn lines_are_keyed_by_parent_kind_and_id() {

@@ -67,7 +67,9 @@ pub struct ClientTimings {
     pub backoff_base: Duration,
     /// Longest retry back-off step.
     pub backoff_cap: Duration,
-    /// First wait between bulk status polls; doubles per poll.
+    /// Shortest wait between bulk status polls. The wait grows with the
+    /// operation's age, to a quarter of it (see `bulk::poll_wait`), so
+    /// completion is noticed at most a quarter of its running time late.
     pub bulk_poll_initial: Duration,
     /// Longest wait between bulk status polls.
     pub bulk_poll_cap: Duration,

@@ -37,7 +37,10 @@ mod wire;
 mod tests;
 
 pub use auth::ShopifyAuth;
-pub use bulk::{AssembleReport, BulkOutcome, BulkPhase, BulkProgress, assemble_bulk_products};
+pub use bulk::{
+    AssembleReport, BulkOutcome, BulkPhase, BulkProgress, assemble_bulk_products,
+    assemble_bulk_products_on,
+};
 pub use catalog::{
     MAX_IDS_PER_QUERY, ProductsPageResult, ProductsPager, ids_query, updated_since_query,
 };

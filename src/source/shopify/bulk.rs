@@ -528,11 +528,12 @@ struct DownloadTotals {
 
 /// The last `/`-separated segment of a key.
 /// The wait before the next status poll of an operation running for
-/// `elapsed`: a quarter of that, within the configured bounds. Exports of a
-/// few seconds are polled every second or so; one of an hour, every 30 s.
-/// (Doubling the wait instead could notice a 7 s export at 15 s.)
+/// `elapsed`: an eighth of that, within the configured bounds. Exports of a
+/// few seconds are polled every half second; past 4 minutes, every 30 s
+/// (about 150 polls in an hour; a status query costs 1 point). Doubling
+/// the wait instead could notice a 7 s export at 15 s.
 pub(super) fn poll_wait(elapsed: Duration, timings: &super::client::ClientTimings) -> Duration {
-    (elapsed / 4).clamp(
+    (elapsed / 8).clamp(
         timings.bulk_poll_initial,
         timings.bulk_poll_cap.max(timings.bulk_poll_initial),
     )
@@ -791,19 +792,28 @@ mod tests {
     fn polls_wait_a_quarter_of_the_operation_age_within_bounds() {
         let timings = crate::source::shopify::client::ClientTimings::default();
         let secs = |s: u64| poll_wait(Duration::from_secs(s), &timings);
-        assert_eq!(secs(0), Duration::from_secs(1));
-        assert_eq!(secs(3), Duration::from_secs(1));
-        assert_eq!(secs(8), Duration::from_secs(2));
-        assert_eq!(secs(60), Duration::from_secs(15));
+        assert_eq!(secs(0), Duration::from_millis(500));
+        assert_eq!(secs(3), Duration::from_millis(500));
+        assert_eq!(secs(8), Duration::from_secs(1));
+        assert_eq!(secs(120), Duration::from_secs(15));
         assert_eq!(secs(3600), Duration::from_secs(30));
-        // Simulated: an export finishing at 7.2 s is seen within 1.2 s of
+        // Simulated: an export finishing at 7.2 s is seen within 0.9 s of
         // it (doubling waits from 1 s would poll at 7 s, then at 15 s).
         let done = Duration::from_millis(7_200);
         let mut now = Duration::ZERO;
+        let mut polls = 0;
         while now < done {
             now += poll_wait(now, &timings);
+            polls += 1;
         }
-        assert!(now - done <= Duration::from_millis(1_200), "{now:?}");
+        assert!(now - done <= Duration::from_millis(900), "{now:?}");
+        // An hour-long export costs a few dozen polls, not thousands.
+        let (mut now, mut polls_hour) = (Duration::ZERO, 0);
+        while now < Duration::from_secs(3600) {
+            now += poll_wait(now, &timings);
+            polls_hour += 1;
+        }
+        assert!(polls < 16 && polls_hour < 200, "{polls} {polls_hour}");
     }
 
     #[test]

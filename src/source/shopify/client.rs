@@ -68,8 +68,8 @@ pub struct ClientTimings {
     /// Longest retry back-off step.
     pub backoff_cap: Duration,
     /// Shortest wait between bulk status polls. The wait grows with the
-    /// operation's age, to a quarter of it (see `bulk::poll_wait`), so
-    /// completion is noticed at most a quarter of its running time late.
+    /// operation's age, to an eighth of it (see `bulk::poll_wait`), so
+    /// completion is noticed at most an eighth of its running time late.
     pub bulk_poll_initial: Duration,
     /// Longest wait between bulk status polls.
     pub bulk_poll_cap: Duration,
@@ -87,7 +87,7 @@ impl Default for ClientTimings {
         ClientTimings {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
-            bulk_poll_initial: Duration::from_secs(1),
+            bulk_poll_initial: Duration::from_millis(500),
             bulk_poll_cap: Duration::from_secs(30),
             // Shopify allows 10 days; a catalog export taking longer than
             // this is treated as stuck.

@@ -70,8 +70,8 @@ const MAX_QUEUED: usize = 8192;
 pub enum FeedBuildError {
     #[error("feed store access failed")]
     Store(#[from] StoreError),
-    /// A product's stored bytes no longer had the digest the build read a
-    /// moment before: something wrote the catalog during the build.
+    /// A product's stored bytes no longer had the digest the build took
+    /// for it: something wrote the catalog during the build.
     #[error("product {product} changed while the feed was being built; the next build includes it")]
     CatalogChanged { product: String },
     #[error("writing the {format} file failed")]
@@ -340,8 +340,9 @@ struct Built {
 }
 
 /// A stored product as the reader hands it over: its id and digest, and
-/// its bytes when the reader read them too. A rebuild reads digests only
-/// and loads the few products it decodes ([`Catalog::load`]).
+/// its bytes when the reader read them too. A rebuild takes unchanged
+/// products from the published index and loads the few it decodes
+/// ([`Catalog::load`]).
 #[derive(Clone)]
 struct Scanned {
     id: String,
@@ -481,6 +482,16 @@ struct Previous {
     sources: [Option<File>; 4],
 }
 
+impl Previous {
+    /// The published index's records, from the start.
+    fn records(&self) -> Result<(IndexReader<'_>, IndexHeader), BuildError> {
+        match IndexReader::open(&self.index) {
+            Ok(Some(opened)) => Ok(opened),
+            _ => Err(BuildError::Previous(io::Error::other("unreadable index"))),
+        }
+    }
+}
+
 fn build_files(
     store: &Store,
     shop: &ShopId,
@@ -506,10 +517,10 @@ fn build_files(
         |p| std::mem::take(&mut p.sources),
     );
     let mut cursor = match &previous {
-        Some(p) => match IndexReader::open(&p.index) {
-            Ok(Some((records, header))) => OldCursor::new(records, &header, p.rows.reader()),
-            _ => return Err(BuildError::Previous(io::Error::other("unreadable index"))),
-        },
+        Some(p) => {
+            let (records, header) = p.records()?;
+            OldCursor::new(records, &header, p.rows.reader())
+        }
         // Without a usable index every product is encoded, and the
         // published row hashes decide which rows changed.
         None => OldCursor::empty(store.row_hashes(shop)?),
@@ -523,13 +534,7 @@ fn build_files(
     // since, and loads only those it decodes; any other build reads every
     // stored product.
     let logged = match (&previous, published.as_ref().and_then(|m| m.changes_from)) {
-        (Some(p), Some(since)) => {
-            let changed = store.changed_products(shop, since)?;
-            match IndexReader::open(&p.index) {
-                Ok(Some((records, _))) => Some((records, changed)),
-                _ => return Err(BuildError::Previous(io::Error::other("unreadable index"))),
-            }
-        }
+        (Some(p), Some(since)) => Some((p.records()?.0, store.changed_products(shop, since)?)),
         _ => None,
     };
     stats.logged_changes = logged.as_ref().map(|(_, changed)| changed.len() as u64);
@@ -956,10 +961,8 @@ impl Logged<'_> {
             let record = match self.records.peek() {
                 Some(Ok(record)) => Some(record),
                 Some(Err(_)) => {
-                    let Some(Err(e)) = self.records.next() else {
-                        unreachable!("peeked an error");
-                    };
-                    return Some(Err(BuildError::Previous(e)));
+                    let error = self.records.next().and_then(Result::err)?;
+                    return Some(Err(BuildError::Previous(error)));
                 }
                 None => None,
             };

@@ -2,7 +2,7 @@
 //! encoded output of unchanged products.
 //!
 //! One record per stored product, in product-id order (the feed's order):
-//! its id, the hash of its stored bytes ([`source_hash`]), its segment in
+//! its id, the hash of its stored bytes ([`crate::store::product_digest`]), its segment in
 //! each artifact (see [`super::segment`]), how many valid rows it has (their
 //! ids and hashes are the generation's row-hash index, in the same order)
 //! and its report fragments. The header carries the [`fingerprint`] of
@@ -50,14 +50,9 @@ pub const FEED_ENCODING_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"ACPFIDX\0";
 
 /// SHA-256 of a product's stored bytes (as the store holds them).
-/// The store's digest of a product's stored bytes, compared between
-/// generations.
+/// The store's digest of a product's stored bytes
+/// ([`crate::store::product_digest`]), compared between generations.
 pub type SourceHash = crate::store::ProductDigest;
-
-/// Hash of stored product bytes (the store's product digest).
-pub fn source_hash(stored: &[u8]) -> SourceHash {
-    crate::store::product_digest(stored)
-}
 
 /// Fingerprint of everything besides the stored product bytes that decides
 /// a product's output: the feed options (which carry the shop facts:
@@ -458,7 +453,7 @@ mod tests {
         let mut w = IndexWriter::new(Vec::new(), &fp, &opening).unwrap();
         w.write_record(
             "p1",
-            &source_hash(b"one"),
+            &crate::store::product_digest(b"one"),
             &[seg(1), seg(2), seg(3), seg(4)],
             3,
             &fragment,
@@ -466,7 +461,7 @@ mod tests {
         .unwrap();
         w.write_record(
             "p2",
-            &source_hash(b"two"),
+            &crate::store::product_digest(b"two"),
             &[seg(0); 4],
             0,
             &ReportFragment::default(),
@@ -485,7 +480,7 @@ mod tests {
         let records: Vec<Record<'_>> = reader.collect::<io::Result<_>>().unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].id, "p1");
-        assert_eq!(records[0].source, &source_hash(b"one"));
+        assert_eq!(records[0].source, &crate::store::product_digest(b"one"));
         assert_eq!(records[0].segments[2], seg(3));
         assert_eq!(records[0].rows, 3);
         assert!(records[1].fragment.is_empty());

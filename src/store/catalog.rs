@@ -220,11 +220,7 @@ impl Store {
     /// # Errors
     /// Store I/O.
     pub fn upsert_products(&self, shop: &ShopId, products: &[Product]) -> Result<(), StoreError> {
-        let mut batch = ProductBatch::default();
-        for p in products {
-            batch.insert(shop, EncodedProduct::new(p));
-        }
-        self.apply_products(shop, batch)
+        self.put_encoded_products(shop, products.iter().map(EncodedProduct::new))
     }
 
     /// Writes encoded products in one atomic batch.
@@ -234,7 +230,7 @@ impl Store {
     pub fn put_encoded_products(
         &self,
         shop: &ShopId,
-        products: Vec<EncodedProduct>,
+        products: impl IntoIterator<Item = EncodedProduct>,
     ) -> Result<(), StoreError> {
         let mut batch = ProductBatch::default();
         for p in products {
@@ -270,13 +266,14 @@ impl Store {
         shop: &ShopId,
         since: ChangeSeq,
     ) -> Result<Vec<String>, StoreError> {
+        let prefix = keys::changes_prefix(shop.as_str());
         let mut ids = std::collections::BTreeSet::new();
         for item in self
             .catalog()?
             .range(keys::product_change(shop.as_str(), since)..)
         {
             let (key, value) = item?;
-            if !key.starts_with(&keys::changes_prefix(shop.as_str())) {
+            if !key.starts_with(&prefix) {
                 break;
             }
             ids.extend(keys::decode::<Vec<String>>(&key, &value)?);

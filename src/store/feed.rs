@@ -28,7 +28,7 @@ use sled::Batch;
 
 use std::collections::HashMap;
 
-use super::{Store, StoreError, keys};
+use super::{ChangeSeq, Store, StoreError, keys};
 use crate::domain::ShopId;
 
 /// SHA-256 of a feed row's canonical JSON.
@@ -211,7 +211,7 @@ pub struct FeedMeta {
     /// number are as this generation has them, unless logged again since.
     /// Absent for generations built before the change log existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes_from: Option<u64>,
+    pub changes_from: Option<ChangeSeq>,
 }
 
 impl FeedMeta {

@@ -526,7 +526,6 @@ struct DownloadTotals {
     bytes: u64,
 }
 
-/// The last `/`-separated segment of a key.
 /// The wait before the next status poll of an operation running for
 /// `elapsed`: an eighth of that, within the configured bounds. Exports of a
 /// few seconds are polled every half second; past 4 minutes, every 30 s
@@ -539,6 +538,7 @@ pub(super) fn poll_wait(elapsed: Duration, timings: &super::client::ClientTiming
     )
 }
 
+/// The last `/`-separated segment of a key.
 fn last_segment(key: &[u8]) -> &[u8] {
     key.rsplit(|b| *b == b'/').next().unwrap_or(key)
 }
@@ -558,16 +558,13 @@ fn last_segment(key: &[u8]) -> &[u8] {
 pub fn assemble_bulk_products(
     scratch: &Scratch,
     currency: Currency,
-    mut f: impl FnMut(Product),
+    f: impl FnMut(Product) + Send,
 ) -> Result<AssembleReport, ShopifyError> {
-    let mut tally = Tally::default();
-    for entry in scratch.scan_prefix(b"p/") {
-        let (key, value) = entry.map_err(scratch_err)?;
-        if let Some(product) = tally.assemble(scratch, &key, &value, currency)? {
-            f(product);
-        }
-    }
-    tally.finish(scratch)
+    // One worker: the calling thread, in key order.
+    let f = std::sync::Mutex::new(f);
+    assemble_bulk_products_on(1, scratch, currency, |product| {
+        (f.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(product);
+    })
 }
 
 /// [`assemble_bulk_products`] on `workers` threads (the calling one

@@ -92,7 +92,7 @@ impl EncodedProduct {
     pub fn new(product: &Product) -> Self {
         EncodedProduct {
             id: product.id.clone(),
-            value: keys::encode_compressed(product),
+            value: keys::encode_product(product),
         }
     }
 

@@ -34,7 +34,6 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use super::index::{
     self, INDEX_FILE, IndexHeader, IndexReader, IndexWriter, Record, ReportFragment, SourceHash,
@@ -49,8 +48,9 @@ use super::{
 };
 use crate::domain::ShopId;
 use crate::store::{
-    ArtifactMeta, ArtifactWriter, ExcludedProduct, FeedMeta, HeldFeed, InvalidRow, ReportJson,
-    RowHash, RowHashes, RowReader, RowRun, Store, StoreError, StoredProduct, hex,
+    ArtifactMeta, ArtifactWriter, ExcludedProduct, FeedMeta, GenerationIndexWriter, HeldFeed,
+    InvalidRow, ReportList, RowHash, RowHashes, RowReader, RowRun, Store, StoreError,
+    StoredProduct,
 };
 use crate::telemetry::ErrorChain;
 
@@ -176,6 +176,14 @@ fn index_err(source: io::Error) -> FeedBuildError {
     }
 }
 
+/// Writing the generation's row hashes or report failed.
+fn written_err(source: io::Error) -> FeedBuildError {
+    FeedBuildError::Encode {
+        format: "row hashes and report",
+        source,
+    }
+}
+
 /// A build failure, or a failure to read the published generation back
 /// (after which the build starts over without reuse).
 enum BuildError {
@@ -273,12 +281,7 @@ fn build(
         // Nothing refers to the directory yet; the retry takes a new one.
         store.discard_feed_generation(shop, generation)?;
     }
-    let Built {
-        meta,
-        report,
-        row_hashes,
-        stats,
-    } = built?;
+    let Built { meta, stats } = built?;
     let artifacts = meta.artifacts.clone();
     let published = store.feed_meta(shop)?;
     let previous_valid = published.as_ref().map_or(0, |m| m.rows_valid);
@@ -305,7 +308,7 @@ fn build(
         store.hold_feed(shop, &held)?;
         GenerationOutcome::Held(held)
     } else {
-        store.publish_feed(shop, &meta, &report, &row_hashes)?;
+        store.publish_feed(shop, &meta)?;
         // Changes from before this build are in the published generation;
         // the log keeps what came after. Failing to prune only costs the
         // next build a few more products to check.
@@ -334,8 +337,6 @@ fn build(
 /// The files of an unpublished generation, written and synced.
 struct Built {
     meta: FeedMeta,
-    report: ReportJson,
-    row_hashes: RowHashes,
     stats: BuildStats,
 }
 
@@ -645,10 +646,9 @@ fn build_files(
     let Output {
         artifacts,
         index,
-        rows,
+        written,
         unmatched_rows,
         mut counts,
-        report,
         ..
     } = out;
 
@@ -667,10 +667,15 @@ fn build_files(
         .finish()
         .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error))
         .map_err(index_err)?;
-    // Syncing the five files one after another waits for each file's
+    let rows_invalid = written.count(ReportList::InvalidRows);
+    let products_excluded = written.count(ReportList::ExcludedProducts);
+    // Syncing the seven files one after another waits for each file's
     // writeback in turn; syncing them side by side lets the disk take
     // them together. The threads mostly wait.
-    let (metas, index_synced) = std::thread::scope(|scope| {
+    let (metas, index_synced, written) = std::thread::scope(|scope| {
+        let written = std::thread::Builder::new()
+            .name("feed-sync".into())
+            .spawn_scoped(scope, move || written.finish(generation));
         let syncs: Vec<_> = writers
             .into_iter()
             .map(|(writer, format)| {
@@ -692,31 +697,33 @@ fn build_files(
                 })
             })
             .collect();
-        (metas, index_synced)
+        let written = written.map_err(written_err).and_then(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("writing them panicked")))
+                .map_err(written_err)
+        });
+        (metas, index_synced, written)
     });
     let metas = metas?;
     index_synced?;
+    let written = written?;
 
-    let valid = rows.len() as u64;
+    let valid = written.rows;
     let previous_valid = published.as_ref().map_or(0, |m| m.rows_valid);
     let meta = FeedMeta {
         generation,
         built_at: Utc::now(),
         rows_valid: valid,
-        rows_invalid: report.invalid_rows.len(),
-        products_excluded: report.excluded_products.len(),
+        rows_invalid,
+        products_excluded,
         rows_changed: counts.changed,
         rows_removed: previous_valid.saturating_sub(valid - counts.new_rows),
-        snapshot_hash: hex(&Sha256::digest(rows.as_bytes())),
+        snapshot_hash: written.rows_sha256,
         artifacts: metas,
         changes_from: Some(start),
     };
-    Ok(Built {
-        meta,
-        report,
-        row_hashes: rows,
-        stats,
-    })
+    Ok(Built { meta, stats })
 }
 
 fn encoders_stopped() -> BuildError {
@@ -1279,13 +1286,12 @@ impl<'a> Queue<'a> {
 struct Output {
     artifacts: [SplicedGzip<ArtifactWriter, File>; 4],
     index: IndexWriter<io::BufWriter<ArtifactWriter>>,
-    /// Every valid row in feed order.
-    rows: RowHashes,
+    /// Every valid row in feed order, and the report.
+    written: GenerationIndexWriter,
     /// Rows of encoded products compared with the published rows so far.
     counts: RowCounts,
     /// Rows of encoded products not (yet) found among the published rows.
     unmatched_rows: Vec<(String, RowHash)>,
-    report: ReportJson,
     mapped_for_context: u64,
 }
 
@@ -1347,10 +1353,9 @@ impl Output {
         Ok(Output {
             artifacts,
             index,
-            rows: RowHashes::new(),
+            written: store.generation_index_writer(shop, generation)?,
             counts: RowCounts::default(),
             unmatched_rows: Vec::new(),
-            report: ReportJson::default(),
             mapped_for_context: 0,
         })
     }
@@ -1365,8 +1370,11 @@ impl Output {
             gz.copy(segment).map_err(|e| splice_err(e, format))?;
         }
         self.index.copy_record(&old.record).map_err(index_err)?;
-        self.rows.extend_from_run(old.rows);
-        old.record.fragment.add_to(&mut self.report);
+        self.written.extend_rows(old.rows).map_err(written_err)?;
+        old.record
+            .fragment
+            .add_to(&mut self.written)
+            .map_err(written_err)?;
         Ok(())
     }
 
@@ -1393,14 +1401,17 @@ impl Output {
             )
             .map_err(index_err)?;
         for (id, hash) in product.rows {
-            self.rows.push(&id, &hash).map_err(index_err)?;
+            self.written.push_row(&id, &hash).map_err(written_err)?;
             match stale.rows.get(&id) {
                 Some(old) => self.counts.count(Some(old), &hash),
                 None if stale.complete => self.counts.count(None, &hash),
                 None => self.unmatched_rows.push((id, hash)),
             }
         }
-        product.fragment.add_to(&mut self.report);
+        product
+            .fragment
+            .add_to(&mut self.written)
+            .map_err(written_err)?;
         Ok(())
     }
 }

@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::segment::{CONTEXT_BYTES, SegmentRef};
 use super::{FeedFilter, FeedOptions};
-use crate::store::{JsonList, ReportJson};
+use crate::store::{JsonList, ReportList, ReportTarget};
 
 /// File name of the index in a generation directory.
 pub const INDEX_FILE: &str = "products.idx";
@@ -95,11 +95,14 @@ impl ReportFragment {
     }
 
     /// Appends the fragment to a report.
-    pub fn add_to(&self, report: &mut ReportJson) {
+    ///
+    /// # Errors
+    /// Writing to the report.
+    pub fn add_to(&self, report: &mut impl ReportTarget) -> io::Result<()> {
         FragmentView {
             lists: self.lists().map(|l| (l.len(), l.json())),
         }
-        .add_to(report);
+        .add_to(report)
     }
 }
 
@@ -116,11 +119,14 @@ impl FragmentView<'_> {
     }
 
     /// Appends the fragment to a report.
-    pub fn add_to(&self, report: &mut ReportJson) {
+    ///
+    /// # Errors
+    /// Writing to the report.
+    pub fn add_to(&self, report: &mut impl ReportTarget) -> io::Result<()> {
         let [invalid, warnings, excluded] = self.lists;
-        report.invalid_rows.extend_raw(invalid.0, invalid.1);
-        report.warnings.extend_raw(warnings.0, warnings.1);
-        report.excluded_products.extend_raw(excluded.0, excluded.1);
+        report.append(ReportList::InvalidRows, invalid.0, invalid.1)?;
+        report.append(ReportList::Warnings, warnings.0, warnings.1)?;
+        report.append(ReportList::ExcludedProducts, excluded.0, excluded.1)
     }
 }
 
@@ -486,10 +492,10 @@ mod tests {
         assert!(records[1].fragment.is_empty());
 
         // The fragments rebuild the report they came from.
-        let mut from_index = ReportJson::default();
-        records[0].fragment.add_to(&mut from_index);
-        let mut direct = ReportJson::default();
-        fragment.add_to(&mut direct);
+        let mut from_index = crate::store::ReportJson::default();
+        records[0].fragment.add_to(&mut from_index).unwrap();
+        let mut direct = crate::store::ReportJson::default();
+        fragment.add_to(&mut direct).unwrap();
         assert_eq!(from_index, direct);
         assert_eq!(from_index.invalid_rows.len(), 1);
         assert_eq!(from_index.excluded_products.len(), 1);

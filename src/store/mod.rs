@@ -23,9 +23,12 @@ pub use delivery::DELIVERY_HISTORY;
 pub use etsy::{
     EtsyShopState, EtsyTokens, MAX_REJECTED_LISTINGS, RejectedListing, access_token_fresh,
 };
+#[cfg(test)]
+pub use feed::ReportJson;
 pub use feed::{
-    ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport, HeldFeed,
-    InvalidRow, JsonList, ReportJson, RowHash, RowHashes, RowReader, RowRun, hex,
+    ArtifactMeta, ArtifactWriter, CHUNK_BYTES, ExcludedProduct, FeedMeta, FeedReport,
+    GenerationIndexWriter, HeldFeed, InvalidRow, JsonList, ReportList, ReportTarget, RowHash,
+    RowHashes, RowReader, RowRun, WrittenIndex, hex,
 };
 pub use inbox::{Accepted, DEDUPE_RETENTION, InboxEntry};
 pub use outbox::{
@@ -85,6 +88,9 @@ struct FileArea {
     root: PathBuf,
     /// Keeps a temporary store's directory alive.
     _temp: Option<tempfile::TempDir>,
+    /// The latest background deletion of retired feed generations; each
+    /// waits for the one before it, so two never race over one directory.
+    sweeper: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Store {
@@ -106,6 +112,7 @@ impl Store {
             files: Arc::new(FileArea {
                 root: dir.to_path_buf(),
                 _temp: None,
+                sweeper: std::sync::Mutex::default(),
             }),
         })
     }
@@ -122,6 +129,7 @@ impl Store {
             files: Arc::new(FileArea {
                 root: temp.path().to_path_buf(),
                 _temp: Some(temp),
+                sweeper: std::sync::Mutex::default(),
             }),
         })
     }
@@ -132,6 +140,7 @@ impl Store {
     /// Store I/O.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        self.wait_for_feed_cleanup();
         Ok(())
     }
 

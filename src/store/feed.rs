@@ -3,10 +3,11 @@
 //! A generation's artifacts are written as files under
 //! `{data_dir}/feeds/{shop}/{generation:020}/`, invisible to readers until
 //! published. Publishing is a single sled batch that moves the `m\0{shop}`
-//! pointer (and the report) to the new generation, after the files are
-//! synced to disk, so a reader sees either the whole old feed or the whole
-//! new one. The previous generation's files are kept so a download that
-//! started just before the switch can finish; older ones are deleted.
+//! pointer to the new generation, after its files (artifacts, report,
+//! row-hash index) are synced to disk, so a reader sees either the whole
+//! old feed or the whole new one. The previous generation's files are kept
+//! so a download that started just before the switch can finish; older
+//! ones are renamed out of sight and deleted in the background.
 //!
 //! Why files and not sled values: sled keeps most of what it writes resident
 //! when values are large (measured: writing 300 MB of 1 MiB values left

@@ -49,8 +49,7 @@ use super::{
 use crate::domain::ShopId;
 use crate::store::{
     ArtifactMeta, ArtifactWriter, ExcludedProduct, FeedMeta, GenerationIndexWriter, HeldFeed,
-    InvalidRow, ReportList, RowHash, RowHashes, RowReader, RowRun, Store, StoreError,
-    StoredProduct,
+    InvalidRow, RowHash, RowHashes, RowReader, RowRun, Store, StoreError, StoredProduct,
 };
 use crate::telemetry::ErrorChain;
 
@@ -667,8 +666,6 @@ fn build_files(
         .finish()
         .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error))
         .map_err(index_err)?;
-    let rows_invalid = written.count(ReportList::InvalidRows);
-    let products_excluded = written.count(ReportList::ExcludedProducts);
     // Syncing the seven files one after another waits for each file's
     // writeback in turn; syncing them side by side lets the disk take
     // them together. The threads mostly wait.
@@ -715,8 +712,8 @@ fn build_files(
         generation,
         built_at: Utc::now(),
         rows_valid: valid,
-        rows_invalid,
-        products_excluded,
+        rows_invalid: written.invalid_rows,
+        products_excluded: written.excluded_products,
         rows_changed: counts.changed,
         rows_removed: previous_valid.saturating_sub(valid - counts.new_rows),
         snapshot_hash: written.rows_sha256,

@@ -163,18 +163,20 @@ pub(super) fn encode_product<T: Serialize>(value: &T) -> Vec<u8> {
     })
 }
 
-/// Inflates a format 3 body into `json` with the thread's reused
-/// decompressor.
-fn inflate_with_dictionary(body: &[u8], json: &mut Vec<u8>) -> std::io::Result<()> {
+/// Inflates a raw deflate `body` (with `dictionary` preset, for format 3)
+/// into `json` with the thread's reused decompressor.
+fn inflate(body: &[u8], dictionary: Option<&[u8]>, json: &mut Vec<u8>) -> std::io::Result<()> {
     thread_local! {
         static INFLATE: std::cell::RefCell<flate2::Decompress> =
             std::cell::RefCell::new(flate2::Decompress::new(false));
     }
     let run = |inflate: &mut flate2::Decompress, json: &mut Vec<u8>| {
         inflate.reset(false);
-        inflate
-            .set_dictionary(PRODUCT_DICTIONARY)
-            .map_err(std::io::Error::other)?;
+        if let Some(dictionary) = dictionary {
+            inflate
+                .set_dictionary(dictionary)
+                .map_err(std::io::Error::other)?;
+        }
         json.reserve(body.len() * 4);
         loop {
             let consumed = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
@@ -212,26 +214,14 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
                 source,
             })
         }
-        Some((&VALUE_VERSION_DEFLATE, body)) => {
-            use std::io::Read;
-            let mut json = Vec::with_capacity(body.len() * 4);
-            let corrupt = |source| StoreError::Corrupt {
-                key: printable(),
-                source,
-            };
-            flate2::read::DeflateDecoder::new(body)
-                .read_to_end(&mut json)
-                .map_err(|e| corrupt(serde_json::Error::io(e)))?;
-            serde_json::from_slice(&json).map_err(corrupt)
-        }
-        Some((&VALUE_VERSION_DEFLATE_DICT, body)) => {
+        Some((&version @ (VALUE_VERSION_DEFLATE | VALUE_VERSION_DEFLATE_DICT), body)) => {
+            let dictionary = (version == VALUE_VERSION_DEFLATE_DICT).then_some(PRODUCT_DICTIONARY);
             let mut json = Vec::new();
             let corrupt = |source| StoreError::Corrupt {
                 key: printable(),
                 source,
             };
-            inflate_with_dictionary(body, &mut json)
-                .map_err(|e| corrupt(serde_json::Error::io(e)))?;
+            inflate(body, dictionary, &mut json).map_err(|e| corrupt(serde_json::Error::io(e)))?;
             serde_json::from_slice(&json).map_err(corrupt)
         }
         Some((&version, _)) => Err(StoreError::UnknownVersion {

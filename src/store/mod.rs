@@ -150,6 +150,11 @@ impl Store {
     /// # Errors
     /// When the scratch file cannot be created.
     pub fn scratch(&self) -> Result<Scratch, StoreError> {
-        Scratch::create(&self.files.root.join("tmp"))
+        Scratch::create(&self.scratch_dir())
+    }
+
+    /// Where anonymous scratch files are created.
+    fn scratch_dir(&self) -> PathBuf {
+        self.files.root.join("tmp")
     }
 }

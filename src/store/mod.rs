@@ -35,7 +35,7 @@ pub use outbox::{
     DueEvents, FailureNext, OrderChangeOutcome, OrderCommit, OutboxEntry, OutboxState, OutboxStats,
     Revisioned,
 };
-pub use scratch::Scratch;
+pub use scratch::{Scratch, ScratchView};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

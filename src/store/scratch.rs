@@ -215,6 +215,20 @@ impl Scratch {
         Ok(count as u64)
     }
 
+    /// Settles the area and opens it for reading from several threads at
+    /// once, with no lock per read. Writes wait until the view is dropped.
+    ///
+    /// # Errors
+    /// File I/O (flushing pending writes).
+    pub fn view(&self) -> Result<ScratchView<'_>, StoreError> {
+        let mut index = self.lock();
+        index.settle()?;
+        Ok(ScratchView {
+            index,
+            reader: &self.reader,
+        })
+    }
+
     /// Entries, counting each key once.
     pub fn len(&self) -> usize {
         let mut index = self.lock();
@@ -235,6 +249,93 @@ impl Scratch {
     pub fn discard(self) -> Result<(), StoreError> {
         drop(self);
         Ok(())
+    }
+}
+
+/// Reads whose gap in the file is at most this many bytes are merged into
+/// one: reading a few unused bytes costs less than another system call.
+const MERGE_GAP: u64 = 32 << 10;
+/// A merged read never spans more than this many bytes.
+const MAX_MERGED_READ: u64 = 4 << 20;
+
+/// A settled [`Scratch`] open for reading (see [`Scratch::view`]). Entries
+/// are addressed by their position in key order.
+pub struct ScratchView<'a> {
+    index: std::sync::MutexGuard<'a, Index>,
+    reader: &'a File,
+}
+
+impl ScratchView<'_> {
+    /// Positions of the entries whose keys start with `prefix`.
+    pub fn prefix_range(&self, prefix: &[u8]) -> std::ops::Range<usize> {
+        let start = self.index.lower_bound(prefix);
+        let len =
+            self.index.entries[start..].partition_point(|e| self.index.key(e).starts_with(prefix));
+        start..start + len
+    }
+
+    /// The key at `position`.
+    ///
+    /// # Panics
+    /// When `position` is not below the number of entries.
+    pub fn key(&self, position: usize) -> &[u8] {
+        self.index.key(&self.index.entries[position])
+    }
+
+    /// Reads the values at `positions` into `buf` (cleared first) and
+    /// returns where each one lies in it, in the order of `positions`.
+    /// Values that lie close together in the file are read with one system
+    /// call, so reading the lines of neighbouring products together costs a
+    /// few reads instead of one per line.
+    ///
+    /// # Errors
+    /// File I/O.
+    ///
+    /// # Panics
+    /// When a position is not below the number of entries.
+    pub fn read_values(
+        &self,
+        positions: &[usize],
+        buf: &mut Vec<u8>,
+    ) -> Result<Vec<std::ops::Range<usize>>, StoreError> {
+        buf.clear();
+        let mut order: Vec<(u64, u32, usize)> = positions
+            .iter()
+            .enumerate()
+            .map(|(slot, &at)| {
+                let e = &self.index.entries[at];
+                (e.value_at, e.value_len, slot)
+            })
+            .collect();
+        order.sort_unstable();
+        let mut ranges = vec![0..0; positions.len()];
+        let mut run = 0;
+        while run < order.len() {
+            let start = order[run].0;
+            let mut end = start + u64::from(order[run].1);
+            let mut next = run + 1;
+            while let Some(&(at, len, _)) = order.get(next) {
+                let item_end = at + u64::from(len);
+                if at > end + MERGE_GAP || item_end.max(end) - start > MAX_MERGED_READ {
+                    break;
+                }
+                end = end.max(item_end);
+                next += 1;
+            }
+            let offset = buf.len();
+            let span = usize::try_from(end - start).map_err(|_| too_big())?;
+            buf.resize(offset + span, 0);
+            self.reader
+                .read_exact_at(&mut buf[offset..], start)
+                .map_err(io)?;
+            for &(at, len, slot) in &order[run..next] {
+                // `at - start` is below the span, which fits in usize.
+                let from = offset + (at - start) as usize;
+                ranges[slot] = from..from + len as usize;
+            }
+            run = next;
+        }
+        Ok(ranges)
     }
 }
 
@@ -330,6 +431,42 @@ mod tests {
         s.insert(b"p/042", b"again").unwrap();
         assert_eq!(s.get(b"p/042").unwrap(), Some(b"again".to_vec()));
         assert_eq!(s.get(b"p/999").unwrap(), None);
+    }
+
+    #[test]
+    fn views_read_any_set_of_values_near_or_far_apart() {
+        let (_dir, s) = scratch();
+        // Small values next to each other, and large ones that push later
+        // values past the merge gap and past the largest merged read.
+        let value = |i: usize| -> Vec<u8> {
+            let len = match i % 7 {
+                0 => 40 << 10,
+                3 => 3 << 20,
+                _ => 10 + i % 50,
+            };
+            (0..len).map(|b| (b + i) as u8).collect()
+        };
+        for i in 0..60 {
+            s.insert(format!("k/{i:03}").as_bytes(), &value(i)).unwrap();
+        }
+        let view = s.view().unwrap();
+        assert_eq!(view.prefix_range(b"k/"), 0..60);
+        assert_eq!(view.prefix_range(b"k/05"), 50..60);
+        assert_eq!(view.prefix_range(b"x"), 60..60);
+        assert_eq!(view.key(42), b"k/042");
+        let mut buf = Vec::new();
+        for positions in [
+            vec![],
+            vec![5],
+            vec![59, 1, 2, 30, 2],
+            (0..60).rev().collect::<Vec<_>>(),
+        ] {
+            let ranges = view.read_values(&positions, &mut buf).unwrap();
+            assert_eq!(ranges.len(), positions.len());
+            for (at, range) in positions.iter().zip(ranges) {
+                assert_eq!(&buf[range], value(*at).as_slice(), "position {at}");
+            }
+        }
     }
 
     #[test]

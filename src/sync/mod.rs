@@ -499,8 +499,9 @@ fn summary(kind: SyncKind, written: u64, removed: u64, feed: &GenerationOutcome)
     }
 }
 
-/// Products reassembled ahead of the writer during a full sync.
-const ASSEMBLE_AHEAD: usize = 256;
+/// Chunks of reassembled products (64 each) ready ahead of the writer
+/// during a full sync.
+const ASSEMBLE_AHEAD: usize = 4;
 
 /// Writes the reassembled bulk catalog (only products that changed) and
 /// removes stored products the bulk output no longer contains. Returns
@@ -518,7 +519,7 @@ fn apply_full_catalog(
     // Reassembly (reading and parsing bulk lines) and encoding run on their
     // own threads, ahead of comparing and writing on this one; the bounded
     // channel keeps memory flat.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedProduct>(ASSEMBLE_AHEAD);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<EncodedProduct>>(ASSEMBLE_AHEAD);
     // Assembling and encoding cost several times what writing does.
     let assemblers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     std::thread::scope(|scope| -> Result<(), SyncError> {
@@ -531,16 +532,17 @@ fn apply_full_catalog(
                     assemblers,
                     bulk,
                     currency,
-                    |product| {
+                    |products| {
+                        let encoded = products.iter().map(EncodedProduct::new).collect();
                         // A closed channel means the writer failed; its
                         // error wins.
-                        let _ = tx.send(EncodedProduct::new(&product));
+                        let _ = tx.send(encoded);
                     },
                 )
             })
             .map_err(|e| SyncError::Join(e.to_string()))?;
         let write = || -> Result<(), StoreError> {
-            for encoded in rx {
+            for encoded in rx.into_iter().flatten() {
                 seen.insert(encoded.id().to_owned());
                 // Equal stored bytes mean an equal product.
                 let stored = store.stored_product(shop, encoded.id())?;

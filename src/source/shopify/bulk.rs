@@ -33,7 +33,7 @@ use super::wire::{
 };
 use crate::domain::{Currency, Product};
 use crate::metrics::{BULK_BYTES_TOTAL, BULK_LINES_TOTAL, BULK_ORPHANS_TOTAL};
-use crate::store::{Scratch, StoreError};
+use crate::store::{Scratch, ScratchView, StoreError};
 
 /// Attempts to start a bulk operation while others are still running.
 const START_ATTEMPTS: u32 = 6;
@@ -543,10 +543,15 @@ fn last_segment(key: &[u8]) -> &[u8] {
     key.rsplit(|b| *b == b'/').next().unwrap_or(key)
 }
 
+/// Root products per unit of assembly work. The lines of a chunk's
+/// products are read together (neighbouring lines in one read, see
+/// [`ScratchView::read_values`]) and its products reach the callback
+/// together.
+const ASSEMBLE_CHUNK: usize = 64;
+
 /// Reassembles products from a scratch filled by
-/// [`ShopifyClient::run_bulk_products`], one product at a time, in product id
-/// (key) order. Variants are sorted by `position`, media by id (see
-/// `map.rs`).
+/// [`ShopifyClient::run_bulk_products`], in product id (key) order.
+/// Variants are sorted by `position`, media by id (see `map.rs`).
 /// Products whose lines cannot be decoded or mapped are skipped and counted;
 /// child lines whose parent never appeared are counted as orphans.
 ///
@@ -560,17 +565,19 @@ pub fn assemble_bulk_products(
     currency: Currency,
     f: impl FnMut(Product) + Send,
 ) -> Result<AssembleReport, ShopifyError> {
-    // One worker: the calling thread, in key order.
+    // One worker: the calling thread, chunk after chunk in key order.
     let f = std::sync::Mutex::new(f);
-    assemble_bulk_products_on(1, scratch, currency, |product| {
-        (f.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(product);
+    assemble_bulk_products_on(1, scratch, currency, |products| {
+        let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        products.into_iter().for_each(&mut *f);
     })
 }
 
 /// [`assemble_bulk_products`] on `workers` threads (the calling one
-/// included), for a full sync: assembling a product (reading and parsing its
-/// lines, mapping it) and whatever `f` does with it run on every worker, so
-/// products reach `f` in no particular order.
+/// included), for a full sync: assembling products (reading and parsing
+/// their lines, mapping them) and whatever `f` does with them run on every
+/// worker. `f` receives the products of one chunk at a time, in key order
+/// within the chunk; chunks arrive in no particular order.
 ///
 /// # Errors
 /// Scratch read failures.
@@ -578,22 +585,23 @@ pub fn assemble_bulk_products_on(
     workers: usize,
     scratch: &Scratch,
     currency: Currency,
-    f: impl Fn(Product) + Sync,
+    f: impl Fn(Vec<Product>) + Sync,
 ) -> Result<AssembleReport, ShopifyError> {
-    let roots = std::sync::Mutex::new(scratch.scan_prefix(b"p/"));
+    let view = scratch.view().map_err(scratch_err)?;
+    let roots = view.prefix_range(b"p/");
+    let next = std::sync::atomic::AtomicUsize::new(roots.start);
     let work = || -> Result<Tally, ShopifyError> {
         let mut tally = Tally::default();
+        let mut buf = Vec::new();
         loop {
-            let next = roots
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .next();
-            let Some(entry) = next else {
+            let start = next.fetch_add(ASSEMBLE_CHUNK, std::sync::atomic::Ordering::Relaxed);
+            if start >= roots.end {
                 return Ok(tally);
-            };
-            let (key, value) = entry.map_err(scratch_err)?;
-            if let Some(product) = tally.assemble(scratch, &key, &value, currency)? {
-                f(product);
+            }
+            let chunk = start..(start + ASSEMBLE_CHUNK).min(roots.end);
+            let products = tally.assemble_chunk(&view, chunk, currency, &mut buf)?;
+            if !products.is_empty() {
+                f(products);
             }
         }
     };
@@ -627,7 +635,7 @@ pub fn assemble_bulk_products_on(
         total.report.invalid += tally.report.invalid;
         total.attached += tally.attached;
     }
-    total.finish(scratch)
+    Ok(total.finish(&view))
 }
 
 /// What assembly found so far.
@@ -638,41 +646,77 @@ struct Tally {
     attached: u64,
 }
 
+/// The lines of one product within a chunk's reads: its root line at
+/// `first`, then each variant's line followed by that variant's media
+/// lines, then the product's media lines.
+struct ProductLines {
+    id: String,
+    first: usize,
+    /// Media lines of each variant, in key order.
+    variant_media: Vec<usize>,
+    media: usize,
+}
+
 impl Tally {
-    /// Assembles the product of one root line; `None` when it is left out.
-    fn assemble(
+    /// Assembles the products of the root lines at `roots` (positions in
+    /// `view`); products left out are counted, not returned.
+    fn assemble_chunk(
         &mut self,
-        scratch: &Scratch,
-        key: &[u8],
-        value: &[u8],
+        view: &ScratchView<'_>,
+        roots: std::ops::Range<usize>,
         currency: Currency,
-    ) -> Result<Option<Product>, ShopifyError> {
-        let product_id = String::from_utf8_lossy(&key[2..]).into_owned();
-        match assemble_one(scratch, &product_id, value, currency)? {
-            Assembled::Product {
-                product,
-                children,
-                variants,
-                media,
-            } => {
-                self.attached += children;
-                self.report.variants += variants;
-                self.report.media += media;
-                self.report.products += 1;
-                Ok(Some(*product))
+        buf: &mut Vec<u8>,
+    ) -> Result<Vec<Product>, ShopifyError> {
+        let mut positions = Vec::new();
+        let mut plans = Vec::with_capacity(roots.len());
+        for root in roots {
+            let id = String::from_utf8_lossy(&view.key(root)[2..]).into_owned();
+            let first = positions.len();
+            positions.push(root);
+            let mut variant_media = Vec::new();
+            for variant in view.prefix_range(format!("c/p/{id}/v/").as_bytes()) {
+                let media_prefix = [b"c/v/", last_segment(view.key(variant)), b"/m/"].concat();
+                let media = view.prefix_range(&media_prefix);
+                variant_media.push(media.len());
+                positions.push(variant);
+                positions.extend(media);
             }
-            Assembled::Invalid { children, error } => {
-                self.attached += children;
-                self.report.invalid += 1;
-                tracing::warn!(product.id = %product_id, error = %error, "skipping unassemblable bulk product");
-                Ok(None)
+            let media = view.prefix_range(format!("c/p/{id}/m/").as_bytes());
+            let plan = ProductLines {
+                id,
+                first,
+                variant_media,
+                media: media.len(),
+            };
+            positions.extend(media);
+            plans.push(plan);
+        }
+        let ranges = view.read_values(&positions, buf).map_err(scratch_err)?;
+        let lines: Vec<&[u8]> = ranges.into_iter().map(|r| &buf[r]).collect();
+        let mut products = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let children =
+                plan.variant_media.len() + plan.variant_media.iter().sum::<usize>() + plan.media;
+            self.attached += children as u64;
+            match assemble_one(&plan, &lines, currency) {
+                Ok((product, variants, media)) => {
+                    self.report.variants += variants;
+                    self.report.media += media;
+                    self.report.products += 1;
+                    products.push(product);
+                }
+                Err(error) => {
+                    self.report.invalid += 1;
+                    tracing::warn!(product.id = %plan.id, error = %error, "skipping unassemblable bulk product");
+                }
             }
         }
+        Ok(products)
     }
 
     /// Counts orphans: child lines no product took.
-    fn finish(mut self, scratch: &Scratch) -> Result<AssembleReport, ShopifyError> {
-        let children = scratch.count_prefix(b"c/").map_err(scratch_err)?;
+    fn finish(mut self, view: &ScratchView<'_>) -> AssembleReport {
+        let children = view.prefix_range(b"c/").len() as u64;
         self.report.orphans = children.saturating_sub(self.attached);
         if self.report.orphans > 0 {
             metrics::counter!(BULK_ORPHANS_TOTAL).increment(self.report.orphans);
@@ -681,103 +725,49 @@ impl Tally {
                 "bulk lines without a parent"
             );
         }
-        Ok(self.report)
+        self.report
     }
 }
 
-enum Assembled {
-    Product {
-        product: Box<Product>,
-        /// Child lines consumed (including media that are not images).
-        children: u64,
-        variants: u64,
-        media: u64,
-    },
-    Invalid {
-        children: u64,
-        error: MapError,
-    },
-}
-
-/// Images stored under `prefix`, in key (file) order.
-fn images_under(
-    scratch: &Scratch,
-    prefix: &[u8],
-) -> Result<(Vec<WireImage>, u64, Option<MapError>), ShopifyError> {
+/// The images among media `lines`; the first undecodable line is an error.
+fn images(lines: &[&[u8]]) -> Result<Vec<WireImage>, MapError> {
     let mut images = Vec::new();
-    let mut lines = 0;
-    let mut error = None;
-    for entry in scratch.scan_prefix(prefix) {
-        let (_, value) = entry.map_err(scratch_err)?;
-        lines += 1;
-        match serde_json::from_slice::<BulkMediaLine>(&value) {
-            Ok(line) => images.extend(Option::<WireImage>::from(line)),
-            Err(e) => error = Some(MapError::BulkLine(e)),
-        }
+    for line in lines {
+        let line = serde_json::from_slice::<BulkMediaLine>(line).map_err(MapError::BulkLine)?;
+        images.extend(Option::<WireImage>::from(line));
     }
-    Ok((images, lines, error))
+    Ok(images)
 }
 
+/// Builds the product `plan` describes from its `lines`; returns it with its
+/// variant and image counts. Any undecodable line leaves the product out.
 fn assemble_one(
-    scratch: &Scratch,
-    product_id: &str,
-    root: &[u8],
+    plan: &ProductLines,
+    lines: &[&[u8]],
     currency: Currency,
-) -> Result<Assembled, ShopifyError> {
-    let mut children = 0u64;
-    let mut first_error: Option<MapError> = None;
-    let mut product = match serde_json::from_slice::<BulkProductLine>(root) {
-        Ok(line) => Some(WireProduct::from(line)),
-        Err(e) => {
-            first_error = Some(MapError::BulkLine(e));
-            None
-        }
-    };
-    let mut variants: Vec<WireVariant> = Vec::new();
-    let mut variant_media = 0u64;
-    for entry in scratch.scan_prefix(format!("c/p/{product_id}/v/").as_bytes()) {
-        let (key, value) = entry.map_err(scratch_err)?;
-        children += 1;
-        let variant_id = String::from_utf8_lossy(last_segment(&key)).into_owned();
-        let (images, lines, error) =
-            images_under(scratch, format!("c/v/{variant_id}/m/").as_bytes())?;
-        children += lines;
-        variant_media += images.len() as u64;
-        first_error = first_error.or(error);
-        match serde_json::from_slice::<BulkVariantLine>(&value) {
-            Ok(line) => {
-                let mut variant = WireVariant::from(line);
-                variant.media = images;
-                variants.push(variant);
-            }
-            Err(e) => first_error = first_error.or(Some(MapError::BulkLine(e))),
-        }
+) -> Result<(Product, u64, u64), MapError> {
+    let mut at = plan.first;
+    let mut product = WireProduct::from(
+        serde_json::from_slice::<BulkProductLine>(lines[at]).map_err(MapError::BulkLine)?,
+    );
+    at += 1;
+    let mut media_count = 0u64;
+    let mut variants: Vec<WireVariant> = Vec::with_capacity(plan.variant_media.len());
+    for &media in &plan.variant_media {
+        let line =
+            serde_json::from_slice::<BulkVariantLine>(lines[at]).map_err(MapError::BulkLine)?;
+        let mut variant = WireVariant::from(line);
+        variant.media = images(&lines[at + 1..at + 1 + media])?;
+        media_count += variant.media.len() as u64;
+        variants.push(variant);
+        at += 1 + media;
     }
-    let (images, lines, error) = images_under(scratch, format!("c/p/{product_id}/m/").as_bytes())?;
-    children += lines;
-    first_error = first_error.or(error);
-    if let Some(error) = first_error {
-        return Ok(Assembled::Invalid { children, error });
-    }
-    let Some(mut product) = product.take() else {
-        return Ok(Assembled::Invalid {
-            children,
-            error: MapError::Gid(product_id.to_owned()),
-        });
-    };
-    let media = images.len() as u64;
-    product.media = images;
+    product.media = images(&lines[at..at + plan.media])?;
+    media_count += product.media.len() as u64;
     let variant_count = variants.len() as u64;
     product.variants = variants;
-    match map_product(product, currency) {
-        Ok(product) => Ok(Assembled::Product {
-            product: Box::new(product),
-            children,
-            variants: variant_count,
-            media: media + variant_media,
-        }),
-        Err(error) => Ok(Assembled::Invalid { children, error }),
-    }
+    let product = map_product(product, currency)?;
+    Ok((product, variant_count, media_count))
 }
 
 #[cfg(test)]
@@ -847,6 +837,108 @@ mod tests {
         );
         assert_eq!(key(r#"{"id":"gid://shopify/Collection/1"}"#, 4), None);
         assert!(line_key(b"not json", 5).is_err());
+    }
+
+    /// Writes `lines` into a new scratch area through the download's sink.
+    fn scratch_with(store: &Store, lines: &[String]) -> Scratch {
+        let scratch = store.scratch().unwrap();
+        let mut sink = LineSink {
+            scratch: &scratch,
+            pending: Vec::new(),
+            line_no: 0,
+            roots: 0,
+            children: 0,
+            skipped: 0,
+        };
+        for line in lines {
+            sink.write(line.as_bytes()).unwrap();
+        }
+        sink.flush().unwrap();
+        scratch
+    }
+
+    #[test]
+    fn catalogs_spanning_many_chunks_assemble_alike_on_one_or_more_workers() {
+        let fixture = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/shopify/bulk_products.jsonl"
+        ))
+        .unwrap();
+        // The fixture product, copied with fresh ids so products span
+        // several chunks; product 70's first variant does not decode.
+        let count = 3 * ASSEMBLE_CHUNK + 7;
+        let mut lines = Vec::new();
+        for i in 0..count {
+            for line in fixture.lines() {
+                let mut line = line
+                    .replace("Product/1001\"", &format!("Product/{}\"", 100_000 + i))
+                    .replace(
+                        "ProductVariant/2001\"",
+                        &format!("ProductVariant/{}\"", 200_000 + 2 * i),
+                    )
+                    .replace(
+                        "ProductVariant/2002\"",
+                        &format!("ProductVariant/{}\"", 200_001 + 2 * i),
+                    )
+                    .replace(
+                        "MediaImage/4001\"",
+                        &format!("MediaImage/{}\"", 400_000 + 3 * i),
+                    )
+                    .replace(
+                        "MediaImage/4003\"",
+                        &format!("MediaImage/{}\"", 400_001 + 3 * i),
+                    )
+                    .replace("Video/4004\"", &format!("Video/{}\"", 400_002 + 3 * i));
+                if i == 70 && line.contains("\"position\":1") {
+                    line = line.replace("\"price\":\"79.99\"", "\"price\":79.99");
+                }
+                lines.push(line);
+            }
+        }
+        // Children far from their parents, parents after some children.
+        lines.reverse();
+        let half = lines.len() / 2;
+        lines.rotate_left(half);
+        let store = Store::temporary().unwrap();
+        let scratch = scratch_with(&store, &lines);
+
+        let mut in_order = Vec::new();
+        let single = assemble_bulk_products(&scratch, Currency::USD, |p| in_order.push(p)).unwrap();
+        let parallel_products = std::sync::Mutex::new(Vec::new());
+        let parallel = assemble_bulk_products_on(3, &scratch, Currency::USD, |chunk| {
+            assert!(chunk.len() <= ASSEMBLE_CHUNK);
+            parallel_products.lock().unwrap().extend(chunk);
+        })
+        .unwrap();
+        let mut parallel_products = parallel_products.into_inner().unwrap();
+
+        let expected = AssembleReport {
+            products: count as u64 - 1,
+            variants: 2 * (count as u64 - 1),
+            media: 2 * (count as u64 - 1),
+            orphans: 0,
+            invalid: 1,
+        };
+        assert_eq!(single, expected);
+        assert_eq!(parallel, expected);
+        // One worker hands products over in key order.
+        let keys: Vec<String> = in_order.iter().map(|p| p.id.clone()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(!keys.contains(&"100070".to_owned()));
+        parallel_products.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(parallel_products, in_order);
+        for product in &in_order {
+            let n: u64 = product.id.parse::<u64>().unwrap() - 100_000;
+            let variants: Vec<String> = product.variants.iter().map(|v| v.id.clone()).collect();
+            assert_eq!(
+                variants,
+                [(200_000 + 2 * n).to_string(), (200_001 + 2 * n).to_string()]
+            );
+            assert_eq!(product.media.len(), 1);
+            assert_eq!(product.variants[0].media.len(), 1);
+        }
     }
 
     #[test]

@@ -176,9 +176,15 @@ fn orchestrate() {
             ("BENCH_URL", url.clone()),
             ("BENCH_DATA_DIR", data_dir.clone()),
         ];
+        // Each timed phase starts with the page cache written back: a full
+        // sync leaves its store and feed files unwritten, and the next
+        // phase's writes (the emulator's 220 MB bulk file, the sync's
+        // scratch file) would otherwise compete with writing them back.
         eprintln!("floor {round}/{repeats}: bulk operation + download + JSON parse");
+        settle_disk();
         floors.push(run_phase("floor", &envs));
         eprintln!("full sync {round}/{repeats} end to end");
+        settle_disk();
         fulls.push(run_phase("full", &envs));
         if round < repeats {
             // Only the last store is read again.

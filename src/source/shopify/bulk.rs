@@ -6,7 +6,8 @@
 //! keys that group children under their parent, and assembly walks the
 //! roots and looks children up by prefix. Line contents stay in the
 //! scratch file; memory holds its index (the keys and 24 bytes per line)
-//! and one product at a time. Keys (all ASCII):
+//! and, per assembling thread, the lines of one chunk of 64 products, read
+//! in as few calls as their places in the file allow. Keys (all ASCII):
 //!
 //! - `p/{product_id}`: a product line;
 //! - `c/p/{product_id}/v/{variant_id}`: a variant of a product;

@@ -159,7 +159,18 @@ struct LineSink<'a> {
     skipped: u64,
 }
 
-impl LineSink<'_> {
+impl<'a> LineSink<'a> {
+    fn new(scratch: &'a Scratch) -> Self {
+        LineSink {
+            scratch,
+            pending: Vec::with_capacity(SINK_BATCH),
+            line_no: 0,
+            roots: 0,
+            children: 0,
+            skipped: 0,
+        }
+    }
+
     fn write(&mut self, line: &[u8]) -> Result<(), ShopifyError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -459,14 +470,7 @@ impl ShopifyClient {
                 status: http_status.as_u16(),
             });
         }
-        let mut sink = LineSink {
-            scratch,
-            pending: Vec::with_capacity(SINK_BATCH),
-            line_no: 0,
-            roots: 0,
-            children: 0,
-            skipped: 0,
-        };
+        let mut sink = LineSink::new(scratch);
         let mut bytes_total = 0u64;
         let mut carry: Vec<u8> = Vec::new();
         let mut next_report = PROGRESS_EVERY_LINES;
@@ -843,14 +847,7 @@ mod tests {
     /// Writes `lines` into a new scratch area through the download's sink.
     fn scratch_with(store: &Store, lines: &[String]) -> Scratch {
         let scratch = store.scratch().unwrap();
-        let mut sink = LineSink {
-            scratch: &scratch,
-            pending: Vec::new(),
-            line_no: 0,
-            roots: 0,
-            children: 0,
-            skipped: 0,
-        };
+        let mut sink = LineSink::new(&scratch);
         for line in lines {
             sink.write(line.as_bytes()).unwrap();
         }
@@ -956,14 +953,7 @@ mod tests {
         // An orphan variant whose product never appears.
         let orphan = r#"{"id":"gid://shopify/ProductVariant/9","title":"x","sku":null,"barcode":null,"price":"1.00","compareAtPrice":null,"inventoryQuantity":1,"inventoryPolicy":"DENY","availableForSale":true,"position":1,"selectedOptions":[],"inventoryItem":{"tracked":true,"requiresShipping":true,"measurement":{"weight":null}},"__parentId":"gid://shopify/Product/404"}"#;
         lines.insert(1, orphan);
-        let mut sink = LineSink {
-            scratch: &scratch,
-            pending: Vec::new(),
-            line_no: 0,
-            roots: 0,
-            children: 0,
-            skipped: 0,
-        };
+        let mut sink = LineSink::new(&scratch);
         for line in &lines {
             sink.write(line.as_bytes()).unwrap();
         }

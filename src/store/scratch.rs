@@ -146,75 +146,6 @@ impl Scratch {
         Ok(())
     }
 
-    fn read_value(&self, e: &Entry) -> Result<Vec<u8>, StoreError> {
-        let mut value = vec![0; e.value_len as usize];
-        self.reader
-            .read_exact_at(&mut value, e.value_at)
-            .map_err(io)?;
-        Ok(value)
-    }
-
-    /// # Errors
-    /// File I/O.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let entry = {
-            let mut index = self.lock();
-            index.settle()?;
-            let at = index.lower_bound(key);
-            index
-                .entries
-                .get(at)
-                .filter(|e| index.key(e) == key)
-                .copied()
-        };
-        entry.map(|e| self.read_value(&e)).transpose()
-    }
-
-    /// Every entry whose key starts with `prefix`, in key order. The matching
-    /// keys are collected up front; values are read as the iterator advances,
-    /// so scans may nest.
-    pub fn scan_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
-        let found: Result<Vec<(Vec<u8>, Entry)>, StoreError> = (|| {
-            let mut index = self.lock();
-            index.settle()?;
-            let start = index.lower_bound(prefix);
-            Ok(index.entries[start..]
-                .iter()
-                .map_while(|e| {
-                    let key = index.key(e);
-                    key.starts_with(prefix).then(|| (key.to_vec(), *e))
-                })
-                .collect())
-        })();
-        let (found, error) = match found {
-            Ok(found) => (found, None),
-            Err(e) => (Vec::new(), Some(Err(e))),
-        };
-        error.into_iter().chain(
-            found
-                .into_iter()
-                .map(move |(key, e)| self.read_value(&e).map(|v| (key, v))),
-        )
-    }
-
-    /// How many keys start with `prefix` (no value is read).
-    ///
-    /// # Errors
-    /// File I/O (flushing pending writes).
-    pub fn count_prefix(&self, prefix: &[u8]) -> Result<u64, StoreError> {
-        let mut index = self.lock();
-        index.settle()?;
-        let start = index.lower_bound(prefix);
-        let count = index.entries[start..]
-            .iter()
-            .take_while(|e| index.key(e).starts_with(prefix))
-            .count();
-        Ok(count as u64)
-    }
-
     /// Settles the area and opens it for reading from several threads at
     /// once, with no lock per read. Writes wait until the view is dropped.
     ///
@@ -227,19 +158,6 @@ impl Scratch {
             index,
             reader: &self.reader,
         })
-    }
-
-    /// Entries, counting each key once.
-    pub fn len(&self) -> usize {
-        let mut index = self.lock();
-        if index.settle().is_err() {
-            return index.entries.len();
-        }
-        index.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().entries.is_empty()
     }
 
     /// Drops the area and its file.
@@ -355,6 +273,19 @@ mod tests {
         (dir, s)
     }
 
+    /// The keys and values under `prefix`, in key order, through a view.
+    fn scan(s: &Scratch, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let view = s.view().unwrap();
+        let positions: Vec<usize> = view.prefix_range(prefix).collect();
+        let mut buf = Vec::new();
+        let ranges = view.read_values(&positions, &mut buf).unwrap();
+        positions
+            .iter()
+            .zip(ranges)
+            .map(|(&at, range)| (view.key(at).to_vec(), buf[range].to_vec()))
+            .collect()
+    }
+
     #[test]
     fn scans_return_prefix_matches_in_key_order_with_last_write_winning() {
         let (_dir, s) = scratch();
@@ -363,31 +294,21 @@ mod tests {
         s.insert(b"p/10", b"ten").unwrap();
         s.insert(b"c/p/2/v/3", b"v3").unwrap();
         s.insert(b"p/2", b"new").unwrap();
-        let scan = |p: &[u8]| -> Vec<(String, String)> {
-            s.scan_prefix(p)
-                .map(|r| {
-                    let (k, v) = r.unwrap();
-                    (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
-                })
-                .collect()
-        };
+        let pair = |k: &[u8], v: &[u8]| (k.to_vec(), v.to_vec());
         assert_eq!(
-            scan(b"p/"),
-            vec![("p/10".into(), "ten".into()), ("p/2".into(), "new".into())]
+            scan(&s, b"p/"),
+            vec![pair(b"p/10", b"ten"), pair(b"p/2", b"new")]
         );
         assert_eq!(
-            scan(b"c/p/2/"),
-            vec![
-                ("c/p/2/v/3".into(), "v3".into()),
-                ("c/p/2/v/9".into(), "v9".into())
-            ]
+            scan(&s, b"c/p/2/"),
+            vec![pair(b"c/p/2/v/3", b"v3"), pair(b"c/p/2/v/9", b"v9")]
         );
-        assert!(scan(b"x").is_empty());
-        assert_eq!(s.len(), 4);
+        assert!(scan(&s, b"x").is_empty());
+        assert_eq!(s.view().unwrap().prefix_range(b"").len(), 4);
     }
 
     #[test]
-    fn prefix_counts_match_prefix_scans() {
+    fn prefix_ranges_count_each_key_once() {
         let (_dir, s) = scratch();
         for key in [
             "c/p/1/v/1",
@@ -399,18 +320,18 @@ mod tests {
         ] {
             s.insert(key.as_bytes(), b"x").unwrap();
         }
-        for prefix in ["c/", "c/p/", "p/", "q/", ""] {
+        let view = s.view().unwrap();
+        for (prefix, count) in [("c/", 3), ("c/p/", 2), ("p/", 2), ("q/", 0), ("", 5)] {
             assert_eq!(
-                s.count_prefix(prefix.as_bytes()).unwrap(),
-                s.scan_prefix(prefix.as_bytes()).count() as u64,
+                view.prefix_range(prefix.as_bytes()).len(),
+                count,
                 "{prefix}"
             );
         }
-        assert_eq!(s.count_prefix(b"c/").unwrap(), 3);
     }
 
     #[test]
-    fn scans_nest_and_writes_after_reads_are_seen() {
+    fn lookups_within_a_view_and_writes_after_it_are_seen() {
         let (_dir, s) = scratch();
         for i in 0..100u32 {
             s.insert(format!("p/{i:03}").as_bytes(), &i.to_le_bytes())
@@ -418,19 +339,25 @@ mod tests {
             s.insert(format!("c/{i:03}/a").as_bytes(), b"child")
                 .unwrap();
         }
+        let view = s.view().unwrap();
         let mut children = 0;
-        for entry in s.scan_prefix(b"p/") {
-            let (key, _) = entry.unwrap();
-            let id = &key[2..];
+        for root in view.prefix_range(b"p/") {
             let mut prefix = b"c/".to_vec();
-            prefix.extend_from_slice(id);
-            children += s.scan_prefix(&prefix).count();
+            prefix.extend_from_slice(&view.key(root)[2..]);
+            children += view.prefix_range(&prefix).len();
         }
         assert_eq!(children, 100);
-        assert_eq!(s.get(b"p/042").unwrap(), Some(42u32.to_le_bytes().to_vec()));
+        drop(view);
+        let value = |key: &[u8]| {
+            scan(&s, key)
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(value(b"p/042"), Some(42u32.to_le_bytes().to_vec()));
         s.insert(b"p/042", b"again").unwrap();
-        assert_eq!(s.get(b"p/042").unwrap(), Some(b"again".to_vec()));
-        assert_eq!(s.get(b"p/999").unwrap(), None);
+        assert_eq!(value(b"p/042"), Some(b"again".to_vec()));
+        assert_eq!(value(b"p/999"), None);
     }
 
     #[test]

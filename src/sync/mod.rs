@@ -499,7 +499,8 @@ fn summary(kind: SyncKind, written: u64, removed: u64, feed: &GenerationOutcome)
     }
 }
 
-/// Chunks of reassembled products (64 each) ready ahead of the writer
+/// Chunks of reassembled products (see
+/// `source::shopify::assemble_bulk_products_on`) ready ahead of the writer
 /// during a full sync.
 const ASSEMBLE_AHEAD: usize = 4;
 
